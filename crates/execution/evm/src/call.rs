@@ -1,0 +1,238 @@
+//! `eth_call` and `eth_estimateGas`: execution that commits nothing.
+
+use crate::db::RecordingDb;
+use crate::error::{classify, EstimateError};
+use crate::run::{new_context, transact, tx_facts, Ctx, Mode};
+use crate::{BlockEnv, ExecError, Overlay};
+use alloy_primitives::{Address, Bytes, Log, TxKind, B256, U256};
+use phalanx_core_types::StateView;
+use revm::primitives::{AccessListItem, ExecutionResult, TxEnv};
+
+/// The call stipend geth adds to its optimistic first estimate.
+const CALL_STIPEND: u64 = 2_300;
+/// Upper bound on binary-search probes: the search halves a 64-bit range.
+const ESTIMATE_PROBES_MAX: usize = 64;
+
+/// An `eth_call` / `eth_estimateGas` request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallRequest {
+    /// Sender; the zero address if absent.
+    pub from: Option<Address>,
+    /// Callee; a contract creation if absent.
+    pub to: Option<Address>,
+    /// Gas limit; the block gas limit if absent (and capped at it).
+    pub gas: Option<u64>,
+    /// Legacy gas price.
+    pub gas_price: Option<u128>,
+    /// EIP-1559 fee cap (used when `gas_price` is absent).
+    pub max_fee_per_gas: Option<u128>,
+    /// EIP-1559 tip cap (0 if absent).
+    pub max_priority_fee_per_gas: Option<u128>,
+    /// Value transferred; 0 if absent.
+    pub value: Option<U256>,
+    /// Call data or init code.
+    pub input: Bytes,
+    /// Ignored for the nonce check (calls are not nonce-checked); kept for
+    /// symmetry with the RPC request.
+    pub nonce: Option<u64>,
+    /// EIP-2930 access list.
+    pub access_list: Vec<(Address, Vec<B256>)>,
+}
+
+/// The result of a call that executed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallOutcome {
+    /// The call succeeded.
+    Success {
+        /// Return data (or deployed code for a creation).
+        output: Bytes,
+        /// Gas used, after refunds.
+        gas_used: u64,
+        /// Logs that would have been emitted.
+        logs: Vec<Log>,
+    },
+    /// The call reverted.
+    Revert {
+        /// Revert data.
+        output: Bytes,
+        /// Gas used.
+        gas_used: u64,
+    },
+    /// The call halted exceptionally (out of gas, invalid opcode, ...): all gas used.
+    Halt {
+        /// revm's halt reason, e.g. "OutOfGas(Basic)".
+        reason: String,
+        /// Gas used.
+        gas_used: u64,
+    },
+}
+
+impl CallOutcome {
+    /// Whether the call succeeded.
+    pub fn is_success(&self) -> bool {
+        matches!(self, CallOutcome::Success { .. })
+    }
+
+    /// Gas used in all cases.
+    pub fn gas_used(&self) -> u64 {
+        match self {
+            CallOutcome::Success { gas_used, .. }
+            | CallOutcome::Revert { gas_used, .. }
+            | CallOutcome::Halt { gas_used, .. } => *gas_used,
+        }
+    }
+}
+
+/// Whether the request pays nothing per gas (no price fields given).
+fn is_free(req: &CallRequest) -> bool {
+    req.gas_price.is_none() && req.max_fee_per_gas.is_none()
+}
+
+fn call_tx_env(env: &BlockEnv, req: &CallRequest) -> TxEnv {
+    let (gas_price, gas_priority_fee) = match (req.gas_price, req.max_fee_per_gas) {
+        (Some(price), _) => (price, None),
+        (None, Some(max_fee)) => (max_fee, Some(req.max_priority_fee_per_gas.unwrap_or(0))),
+        (None, None) => (0, None),
+    };
+    TxEnv {
+        caller: req.from.unwrap_or_default(),
+        // revm rejects limits above the block's; calls are capped instead.
+        gas_limit: req.gas.unwrap_or(env.gas_limit).min(env.gas_limit),
+        gas_price: U256::from(gas_price),
+        gas_priority_fee: gas_priority_fee.map(U256::from),
+        transact_to: req.to.map_or(TxKind::Create, TxKind::Call),
+        value: req.value.unwrap_or_default(),
+        data: req.input.clone(),
+        nonce: None,
+        chain_id: None,
+        access_list: req
+            .access_list
+            .iter()
+            .map(|(address, keys)| AccessListItem { address: *address, storage_keys: keys.clone() })
+            .collect(),
+        ..TxEnv::default()
+    }
+}
+
+/// A context for calls: like a block's, except that a request paying
+/// nothing per gas runs with base fee 0 (revm cannot skip its base-fee check
+/// otherwise; geth's `NoBaseFee` has the same effect on validation).
+fn call_context<S: StateView>(state: S, env: &BlockEnv, req: &CallRequest) -> Ctx<S> {
+    let mut env = *env;
+    if is_free(req) {
+        env.base_fee_per_gas = 0;
+    }
+    let mut ctx = new_context(RecordingDb::new(Overlay::new(state)), &env);
+    ctx.evm.inner.env.tx = call_tx_env(&env, req);
+    ctx
+}
+
+/// Runs the transaction in `ctx` once, leaving `ctx` reusable for another run.
+fn run_once<S: StateView>(
+    ctx: Ctx<S>,
+    env: &BlockEnv,
+) -> (Ctx<S>, Result<ExecutionResult, ExecError>) {
+    let (mut ctx, outcome) = transact(ctx, Mode::Call);
+    ctx.evm.inner.db.recorder.clear();
+    let result = match outcome {
+        Ok(result_and_state) => Ok(result_and_state.result),
+        Err(err) => match classify(err, &tx_facts(&ctx.evm.inner.env.tx, env)) {
+            Ok(reason) => Err(ExecError::InvalidCall { reason }),
+            Err(other) => Err(other),
+        },
+    };
+    (ctx, result)
+}
+
+fn outcome(result: ExecutionResult) -> CallOutcome {
+    match result {
+        ExecutionResult::Success { output, gas_used, logs, .. } => {
+            CallOutcome::Success { output: output.into_data(), gas_used, logs }
+        }
+        ExecutionResult::Revert { output, gas_used } => CallOutcome::Revert { output, gas_used },
+        ExecutionResult::Halt { reason, gas_used } => {
+            CallOutcome::Halt { reason: format!("{reason:?}"), gas_used }
+        }
+    }
+}
+
+/// Executes `req` on `state` without committing anything and without a nonce
+/// check. Without `gas`, the block gas limit is used; without price fields
+/// the price is 0, so the balance check only covers `value`.
+pub fn call<S: StateView>(
+    state: S,
+    env: &BlockEnv,
+    req: &CallRequest,
+) -> Result<CallOutcome, ExecError> {
+    let (_, result) = run_once(call_context(state, env, req), env);
+    result.map(outcome)
+}
+
+/// Finds (by binary search, as geth does) the lowest gas limit at which `req`
+/// succeeds, between the gas it used at the cap and the cap (`req.gas` or the
+/// block gas limit, further limited by what the sender can pay for).
+///
+/// A call that fails even at the cap gives [`EstimateError::Reverted`] /
+/// [`EstimateError::Halted`]; an invalid request gives [`EstimateError::Exec`].
+pub fn estimate_gas<S: StateView>(
+    state: S,
+    env: &BlockEnv,
+    req: &CallRequest,
+) -> Result<u64, EstimateError> {
+    let mut ctx = call_context(state, env, req);
+    let mut hi = ctx.evm.inner.env.tx.gas_limit;
+    hi = hi.min(affordable_gas(&ctx, req)?);
+    ctx.evm.inner.env.tx.gas_limit = hi;
+    let (mut ctx, first) = run_once(ctx, env);
+    let (used, refunded) = match first? {
+        ExecutionResult::Success { gas_used, gas_refunded, .. } => (gas_used, gas_refunded),
+        ExecutionResult::Revert { output, .. } => return Err(EstimateError::Reverted { output }),
+        ExecutionResult::Halt { reason, .. } => {
+            return Err(EstimateError::Halted { reason: format!("{reason:?}") })
+        }
+    };
+    // Any limit below the gas used fails: execution spends it before refunds.
+    let mut lo = used.saturating_sub(1);
+    // geth's optimistic probe: usually right on the first try.
+    let optimistic = (used + refunded + CALL_STIPEND).saturating_mul(64) / 63;
+    let mut probe = optimistic.min(hi);
+    for _ in 0..ESTIMATE_PROBES_MAX {
+        if lo + 1 >= hi {
+            break;
+        }
+        if probe <= lo || probe >= hi {
+            probe = lo + (hi - lo) / 2;
+        }
+        ctx.evm.inner.env.tx.gas_limit = probe;
+        let (next, result) = run_once(ctx, env);
+        ctx = next;
+        let ok = match result {
+            Ok(result) => result.is_success(),
+            Err(ExecError::InvalidCall { .. }) => false,
+            Err(other) => return Err(other.into()),
+        };
+        if ok {
+            hi = probe;
+        } else {
+            lo = probe;
+        }
+        probe = lo + (hi - lo) / 2;
+    }
+    Ok(hi)
+}
+
+/// The most gas the sender can pay for after the value (unbounded at price 0).
+fn affordable_gas<S: StateView>(ctx: &Ctx<S>, req: &CallRequest) -> Result<u64, ExecError> {
+    let price = ctx.evm.inner.env.tx.gas_price;
+    if price.is_zero() {
+        return Ok(u64::MAX);
+    }
+    let from = req.from.unwrap_or_default();
+    let balance = ctx.evm.inner.db.state.account(&from)?.map(|a| a.balance).unwrap_or_default();
+    let Some(available) = balance.checked_sub(req.value.unwrap_or_default()) else {
+        return Err(ExecError::InvalidCall {
+            reason: format!("insufficient funds for transfer: address {from}"),
+        });
+    };
+    Ok(u64::try_from(available / price).unwrap_or(u64::MAX))
+}

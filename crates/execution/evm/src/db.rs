@@ -1,0 +1,133 @@
+//! revm's `Database` over a state view, recording every read (PaVM's runtime
+//! read recording).
+
+use crate::Overlay;
+use alloy_primitives::{Address, Bytes, B256, U256};
+use phalanx_core_types::{Account, ReadKey, ReadWriteSet, StateError, StateView, KECCAK_EMPTY};
+use revm::interpreter::analysis::to_analysed;
+use revm::primitives::{AccountInfo, Bytecode};
+use revm::Database;
+use rustc_hash::{FxHashMap, FxHashSet};
+
+/// The reads of the transaction in progress.
+#[derive(Debug, Default)]
+pub(crate) struct Recorder {
+    /// Locations read with the value observed, first-read order, deduplicated.
+    pub reads: Vec<(ReadKey, B256)>,
+    /// Each account read, with the record observed: the "before" values that
+    /// net writes are computed against.
+    pub accounts: FxHashMap<Address, Option<Account>>,
+    slots: FxHashSet<(Address, U256)>,
+}
+
+impl Recorder {
+    /// Forgets the transaction's reads, keeping allocations for the next one.
+    pub fn clear(&mut self) {
+        self.reads.clear();
+        self.accounts.clear();
+        self.slots.clear();
+    }
+
+    /// Hands out the reads and resets for the next transaction.
+    pub fn take_reads(&mut self) -> Vec<(ReadKey, B256)> {
+        let reads = std::mem::take(&mut self.reads);
+        self.clear();
+        reads
+    }
+}
+
+/// revm's view of the running block state: an [`Overlay`] of the block's
+/// already-executed transactions over the base view, plus a cache of analysed
+/// bytecode (code is immutable per hash, so the cache never goes stale).
+#[derive(Debug)]
+pub(crate) struct RecordingDb<S: StateView> {
+    pub state: Overlay<S>,
+    pub recorder: Recorder,
+    code_cache: FxHashMap<B256, Bytecode>,
+}
+
+impl<S: StateView> RecordingDb<S> {
+    pub fn new(state: Overlay<S>) -> Self {
+        Self { state, recorder: Recorder::default(), code_cache: FxHashMap::default() }
+    }
+
+    /// Caches the code of a contract created by a transaction, already in the
+    /// form the interpreter wants.
+    pub fn cache_code(&mut self, hash: B256, code: &Bytecode) {
+        self.code_cache.entry(hash).or_insert_with(|| analysed(code.original_bytes()));
+    }
+}
+
+/// Legacy bytecode with its jump table computed once. Cancun has no EOF, so
+/// code is always legacy (and a 0xEF prefix is just an invalid opcode).
+fn analysed(code: Bytes) -> Bytecode {
+    to_analysed(Bytecode::new_legacy(code))
+}
+
+fn is_empty_code(hash: &B256) -> bool {
+    *hash == KECCAK_EMPTY || hash.is_zero()
+}
+
+impl<S: StateView> Database for RecordingDb<S> {
+    type Error = StateError;
+
+    fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, StateError> {
+        let account = match self.recorder.accounts.get(&address) {
+            Some(account) => *account,
+            None => {
+                let account = self.state.account(&address)?;
+                let digest = ReadWriteSet::account_value_digest(account.as_ref());
+                self.recorder.reads.push((ReadKey::Account(address), digest));
+                self.recorder.accounts.insert(address, account);
+                account
+            }
+        };
+        Ok(account.map(|a| AccountInfo {
+            balance: a.balance,
+            nonce: a.nonce,
+            code_hash: a.code_hash,
+            code: if is_empty_code(&a.code_hash) {
+                Some(Bytecode::default())
+            } else {
+                self.code_cache.get(&a.code_hash).cloned()
+            },
+        }))
+    }
+
+    fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, StateError> {
+        if is_empty_code(&code_hash) {
+            return Ok(Bytecode::default());
+        }
+        if let Some(code) = self.code_cache.get(&code_hash) {
+            return Ok(code.clone());
+        }
+        let Some(raw) = self.state.code(&code_hash)? else {
+            return Err(StateError::Corrupt {
+                key: code_hash.to_string(),
+                reason: "account refers to code that is not stored".to_string(),
+            });
+        };
+        let code = analysed(raw);
+        self.code_cache.insert(code_hash, code.clone());
+        Ok(code)
+    }
+
+    fn storage(&mut self, address: Address, index: U256) -> Result<U256, StateError> {
+        let value = self.state.storage(&address, &index)?;
+        if self.recorder.slots.insert((address, index)) {
+            let key = ReadKey::Storage(address, index);
+            self.recorder.reads.push((key, B256::from(value.to_be_bytes::<32>())));
+        }
+        Ok(value)
+    }
+
+    fn block_hash(&mut self, number: u64) -> Result<B256, StateError> {
+        let hash = self.state.block_hash(number)?.unwrap_or_default();
+        let key = ReadKey::BlockHash(number);
+        // BLOCKHASH is rare; a linear scan keeps the common path allocation-free.
+        if !self.recorder.reads.iter().any(|(k, _)| *k == key) {
+            self.recorder.reads.push((key, hash));
+        }
+        Ok(hash)
+    }
+}

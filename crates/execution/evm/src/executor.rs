@@ -1,0 +1,213 @@
+//! The block executor: transactions in order over a running overlay.
+
+use crate::db::RecordingDb;
+use crate::diff::diff_state;
+use crate::env::{effective_gas_price, fill_tx_env, tx_type};
+use crate::error::classify;
+use crate::run::{new_context, transact, tx_facts, Ctx, Mode};
+use crate::{BlockEnv, ExecError, Overlay};
+use alloy_primitives::{Bloom, TxKind, B256};
+use phalanx_core_types::{
+    receipts_root, rw_digest, ReadWriteSet, RecoveredTx, StateChanges, StateView, TxReceipt,
+};
+use revm::primitives::{ExecutionResult, ResultAndState};
+
+/// Everything a block's execution produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockOutcome {
+    /// One receipt per executed transaction, in block order.
+    pub receipts: Vec<TxReceipt>,
+    /// One recorded read/write set per executed transaction, in block order.
+    pub rw_sets: Vec<ReadWriteSet>,
+    /// The block's net state delta (sorted; deletions carry `wiped` storage).
+    pub changes: StateChanges,
+    /// Total gas used (the last receipt's cumulative gas, 0 for an empty block).
+    pub gas_used: u64,
+    /// OR of the receipts' blooms.
+    pub logs_bloom: Bloom,
+    /// Ethereum receipts root over `receipts`.
+    pub receipts_root: B256,
+    /// PaVM block digest over the receipts' `rw_hash`es.
+    pub rw_digest: B256,
+}
+
+/// Executes the transactions of one block in order, on top of a state view.
+///
+/// Valid transactions are committed to an in-memory overlay of the block as
+/// they execute, so each sees its predecessors' effects; invalid ones leave
+/// no trace at all. Every read is recorded (PaVM's runtime recording).
+pub struct BlockExecutor<S: StateView> {
+    /// `None` only while a transaction is running.
+    ctx: Option<Ctx<S>>,
+    env: BlockEnv,
+    receipts: Vec<TxReceipt>,
+    rw_sets: Vec<ReadWriteSet>,
+    gas_used: u64,
+}
+
+impl<S: StateView> std::fmt::Debug for BlockExecutor<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockExecutor")
+            .field("env", &self.env)
+            .field("tx_count", &self.receipts.len())
+            .field("gas_used", &self.gas_used)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: StateView> BlockExecutor<S> {
+    /// An executor for a block described by `env`, starting from `state`.
+    pub fn new(state: S, env: BlockEnv) -> Self {
+        let db = RecordingDb::new(Overlay::new(state));
+        Self {
+            ctx: Some(new_context(db, &env)),
+            env,
+            receipts: Vec::new(),
+            rw_sets: Vec::new(),
+            gas_used: 0,
+        }
+    }
+
+    /// Executes `tx` after all previously executed ones.
+    ///
+    /// An invalid transaction (nonce mismatch, insufficient funds for
+    /// gas * price + value, gas limit above the block's remaining gas,
+    /// intrinsic gas too low, fee cap below base fee, wrong chain id, init
+    /// code too large, sender with code, ...) returns
+    /// [`ExecError::InvalidTransaction`] and leaves the state exactly as
+    /// before. A valid transaction that reverts, runs out of gas or halts is
+    /// `Ok` with a receipt whose `success` is false.
+    pub fn execute(&mut self, tx: &RecoveredTx) -> Result<&TxReceipt, ExecError> {
+        let mut ctx = self.ctx.take().expect("context is restored after every transaction");
+        let prepared = self.prepare(&mut ctx, tx);
+        let (ctx, outcome) = match prepared {
+            Ok(()) => transact(ctx, Mode::Block),
+            Err(e) => {
+                self.ctx = Some(ctx);
+                return Err(e);
+            }
+        };
+        self.ctx = Some(ctx);
+        match outcome {
+            Ok(result_and_state) => Ok(self.commit(tx, result_and_state)),
+            Err(err) => {
+                let ctx = self.ctx.as_mut().expect("context was just restored");
+                ctx.evm.inner.db.recorder.clear();
+                let facts = tx_facts(&ctx.evm.inner.env.tx, &self.env);
+                let reason = classify(err, &facts)?;
+                Err(ExecError::InvalidTransaction { hash: tx.hash, reason })
+            }
+        }
+    }
+
+    /// Loads `tx` into the context and applies the block-level check revm cannot
+    /// know about: the gas still available in this block.
+    fn prepare(&self, ctx: &mut Ctx<S>, tx: &RecoveredTx) -> Result<(), ExecError> {
+        let invalid = |reason: String| ExecError::InvalidTransaction { hash: tx.hash, reason };
+        fill_tx_env(&mut ctx.evm.inner.env.tx, tx).map_err(|e| invalid(e.reason()))?;
+        let remaining = self.env.gas_limit.saturating_sub(self.gas_used);
+        let gas_limit = ctx.evm.inner.env.tx.gas_limit;
+        if gas_limit > remaining {
+            return Err(invalid(format!(
+                "gas limit reached: tx gas limit {gas_limit}, block gas remaining {remaining}"
+            )));
+        }
+        ctx.evm.inner.db.recorder.clear();
+        Ok(())
+    }
+
+    /// Commits a valid transaction's effects to the block overlay and records
+    /// its receipt and read/write set.
+    fn commit(&mut self, tx: &RecoveredTx, outcome: ResultAndState) -> &TxReceipt {
+        let ctx = self.ctx.as_mut().expect("context was just restored");
+        let ResultAndState { result, state } = outcome;
+        let db = &mut ctx.evm.inner.db;
+        let diff = diff_state(&state, &db.recorder.accounts, result.logs());
+        let reads = db.recorder.take_reads();
+        for (hash, code) in &diff.new_code {
+            db.cache_code(*hash, code);
+        }
+        db.state.apply_owned(diff.changes);
+        let rw_set = ReadWriteSet { reads, writes: diff.writes };
+
+        let tx_env = &ctx.evm.inner.env.tx;
+        let contract_address = match tx_env.transact_to {
+            TxKind::Create => Some(tx.sender.create(tx.nonce())),
+            TxKind::Call(_) => None,
+        };
+        let effective_gas_price = effective_gas_price(tx_env, self.env.base_fee_per_gas);
+        let gas_used = result.gas_used();
+        self.gas_used += gas_used;
+        let success = result.is_success();
+        let receipt = TxReceipt {
+            tx_type: tx_type(&tx.tx),
+            success,
+            cumulative_gas_used: self.gas_used,
+            gas_used,
+            effective_gas_price,
+            logs: match result {
+                ExecutionResult::Success { logs, .. } => logs,
+                _ => Vec::new(),
+            },
+            rw_hash: rw_set.op_hash(),
+            contract_address,
+        };
+        self.rw_sets.push(rw_set);
+        self.receipts.push(receipt);
+        self.receipts.last().expect("a receipt was just pushed")
+    }
+
+    /// Gas used by the transactions executed so far.
+    pub fn gas_used(&self) -> u64 {
+        self.gas_used
+    }
+
+    /// Number of transactions executed (invalid ones are not counted).
+    pub fn tx_count(&self) -> usize {
+        self.receipts.len()
+    }
+
+    /// The block's running state: the base with every executed transaction applied.
+    pub fn state(&self) -> &Overlay<S> {
+        &self.ctx.as_ref().expect("context is restored after every transaction").evm.inner.db.state
+    }
+
+    /// Ends the block: receipts, read/write sets, the state delta and digests.
+    pub fn finish(self) -> BlockOutcome {
+        let ctx = self.ctx.expect("context is restored after every transaction");
+        let (_, changes) = ctx.evm.inner.db.state.into_parts();
+        let mut logs_bloom = Bloom::default();
+        for receipt in &self.receipts {
+            logs_bloom |= receipt.bloom();
+        }
+        BlockOutcome {
+            receipts_root: receipts_root(&self.receipts),
+            rw_digest: rw_digest(self.receipts.iter().map(|r| &r.rw_hash)),
+            receipts: self.receipts,
+            rw_sets: self.rw_sets,
+            changes,
+            gas_used: self.gas_used,
+            logs_bloom,
+        }
+    }
+}
+
+/// Validator path: executes all of `txs` on `state`; every transaction must be
+/// valid, else [`ExecError::InvalidBlockTransaction`] names the first invalid one.
+pub fn execute_block<S: StateView>(
+    state: S,
+    env: &BlockEnv,
+    txs: &[RecoveredTx],
+) -> Result<BlockOutcome, ExecError> {
+    let mut executor = BlockExecutor::new(state, *env);
+    for (index, tx) in txs.iter().enumerate() {
+        match executor.execute(tx) {
+            Ok(_) => {}
+            Err(ExecError::InvalidTransaction { reason, .. }) => {
+                return Err(ExecError::InvalidBlockTransaction { index, reason })
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(executor.finish())
+}

@@ -1,0 +1,32 @@
+//! Phalanx's block executor on revm (Cancun rules).
+//!
+//! State is read only through [`StateView`](phalanx_core_types::StateView).
+//! A block executes transaction by transaction over an [`Overlay`] of its own
+//! already-executed transactions; revm sees that overlay through a recording
+//! `Database` adapter that logs every read with the value observed (PaVM's
+//! runtime read recording). After each transaction, revm's touched accounts
+//! become the transaction's net writes and a state delta applied to the
+//! overlay. The result is a [`BlockOutcome`]: receipts, read/write sets, the
+//! block's [`StateChanges`](phalanx_core_types::StateChanges) and digests.
+//!
+//! [`call`] and [`estimate_gas`] serve `eth_call` / `eth_estimateGas`.
+
+mod call;
+mod db;
+mod diff;
+mod env;
+mod error;
+mod executor;
+mod memory;
+mod overlay;
+mod run;
+
+pub use call::{call, estimate_gas, CallOutcome, CallRequest};
+pub use env::BlockEnv;
+pub use error::{EstimateError, ExecError};
+pub use executor::{execute_block, BlockExecutor, BlockOutcome};
+pub use memory::MemoryState;
+pub use overlay::Overlay;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,79 @@
+//! Running one transaction through revm over a [`RecordingDb`].
+
+use crate::db::RecordingDb;
+use crate::error::TxFacts;
+use crate::BlockEnv;
+use phalanx_core_types::{StateError, StateView};
+use revm::interpreter::gas::validate_initial_tx_gas;
+use revm::primitives::{EVMResult, Env, SpecId, TxEnv};
+use revm::{Context, EvmContext, Handler};
+
+/// The spec every Phalanx block executes under.
+pub(crate) const SPEC: SpecId = SpecId::CANCUN;
+
+/// revm's execution context (environment, journal, database). It carries no
+/// lifetime, so it can live in a struct across transactions; the handler,
+/// which does, is rebuilt per transaction.
+pub(crate) type Ctx<S> = Context<(), RecordingDb<S>>;
+
+/// A fresh context over `db` for a block described by `env`.
+pub(crate) fn new_context<S: StateView>(db: RecordingDb<S>, env: &BlockEnv) -> Ctx<S> {
+    let env = Box::new(Env { cfg: env.cfg(), block: env.to_revm(), tx: TxEnv::default() });
+    Context::new(EvmContext::new_with_env(db, env), ())
+}
+
+/// Which validation a run performs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Full Ethereum validation: block execution.
+    Block,
+    /// `eth_call`: the sender may be a contract (no EIP-3607 check).
+    Call,
+}
+
+/// Executes the transaction in `ctx`'s `TxEnv` without committing anything:
+/// revm's journal is finalised into the returned `ResultAndState`.
+pub(crate) fn transact<S: StateView>(ctx: Ctx<S>, mode: Mode) -> (Ctx<S>, EVMResult<StateError>) {
+    let mut handler = Handler::mainnet_with_spec(SPEC);
+    if mode == Mode::Call {
+        handler.validation.tx_against_state = std::sync::Arc::new(validate_call_against_state);
+    }
+    let mut evm = revm::Evm::new(ctx, handler);
+    let result = evm.transact();
+    (evm.into_context(), result)
+}
+
+/// Mainnet's check against state, except that a sender with code is allowed
+/// (as geth's `eth_call` allows): the code is hidden only for the check.
+fn validate_call_against_state<S: StateView>(
+    ctx: &mut Ctx<S>,
+) -> Result<(), revm::primitives::EVMError<StateError>> {
+    let caller = ctx.evm.inner.env.tx.caller;
+    let load = ctx.evm.inner.journaled_state.load_code(caller, &mut ctx.evm.inner.db)?;
+    let account = load.data;
+    let code = account.info.code.replace(revm::primitives::Bytecode::default());
+    let checked = ctx.evm.inner.env.validate_tx_against_state::<revm::primitives::CancunSpec>(account);
+    account.info.code = code;
+    checked.map_err(revm::primitives::EVMError::Transaction)
+}
+
+/// The facts an invalid-transaction message quotes.
+pub(crate) fn tx_facts(tx: &TxEnv, env: &BlockEnv) -> TxFacts {
+    let auth_count = tx.authorization_list.as_ref().map(|l| l.len() as u64).unwrap_or_default();
+    TxFacts {
+        caller: tx.caller,
+        gas_limit: tx.gas_limit,
+        intrinsic_gas: validate_initial_tx_gas(
+            SPEC,
+            &tx.data,
+            tx.transact_to.is_create(),
+            &tx.access_list,
+            auth_count,
+        ),
+        max_fee: u128::try_from(tx.gas_price).unwrap_or(u128::MAX),
+        base_fee: env.base_fee_per_gas,
+        chain_id: env.chain_id,
+        tx_chain_id: tx.chain_id,
+        input_len: tx.data.len(),
+    }
+}

@@ -1,0 +1,74 @@
+//! Starting and stopping the HTTP + WebSocket server.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use jsonrpsee::server::{BatchRequestConfig, Server, ServerHandle};
+use jsonrpsee::RpcModule;
+
+use crate::api::EthApiServer;
+use crate::backend::EthBackend;
+use crate::config::RpcConfig;
+use crate::error::RpcError;
+use crate::handler::EthRpc;
+use crate::logs::LogLimits;
+
+/// A running server. Dropping the handle does not stop the server; call
+/// [`RpcServerHandle::stop`].
+#[derive(Debug, Clone)]
+pub struct RpcServerHandle {
+    local_addr: SocketAddr,
+    handle: ServerHandle,
+}
+
+impl RpcServerHandle {
+    /// The address the server listens on (the real port when configured with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Asks the server to stop accepting connections and finish; returns at
+    /// once. Errors if it was already stopped.
+    pub fn stop(&self) -> Result<(), RpcError> {
+        self.handle.stop().map_err(|_| RpcError::AlreadyStopped)
+    }
+
+    /// Waits until the server has stopped.
+    pub async fn stopped(self) {
+        self.handle.stopped().await
+    }
+
+    /// Whether the server has stopped.
+    pub fn is_stopped(&self) -> bool {
+        self.handle.is_stopped()
+    }
+}
+
+/// The full method table over `backend`, for embedding in another server or
+/// calling in-process (tests).
+pub fn rpc_module(config: &RpcConfig, backend: Arc<dyn EthBackend>) -> RpcModule<EthRpc> {
+    let limits =
+        LogLimits { block_range_max: config.logs_block_range_max, logs_max: config.logs_max };
+    EthRpc::new(backend, limits).into_rpc()
+}
+
+/// Binds `config.addr` and serves HTTP and WebSocket JSON-RPC on it until stopped.
+/// Must be called within a tokio runtime.
+pub async fn start_server(
+    config: RpcConfig,
+    backend: Arc<dyn EthBackend>,
+) -> Result<RpcServerHandle, RpcError> {
+    let bind_error = |source| RpcError::Bind { addr: config.addr, source };
+    let server = Server::builder()
+        .max_connections(config.max_connections)
+        .max_request_body_size(config.max_request_body_bytes)
+        .max_response_body_size(config.max_response_body_bytes)
+        .set_batch_request_config(BatchRequestConfig::Limit(config.batch_requests_max))
+        .build(config.addr)
+        .await
+        .map_err(bind_error)?;
+    let local_addr = server.local_addr().map_err(bind_error)?;
+    let handle = server.start(rpc_module(&config, backend));
+    tracing::info!(%local_addr, "JSON-RPC server listening (HTTP and WebSocket)");
+    Ok(RpcServerHandle { local_addr, handle })
+}

@@ -1,0 +1,166 @@
+//! GeneralStateTests: each Cancun post entry is one case. The transaction runs
+//! through Phalanx's [`BlockExecutor`] over the fixture's `pre`; the resulting
+//! state root and logs hash must equal the fixture's.
+
+use crate::model::{PostEntry, StateEnv, StateTest, StateTestFile};
+use crate::sign::{sign_from_template, STATE_TEST_CHAIN_ID};
+use crate::skip::SkipList;
+use crate::state::{BlockHashes, MemoryState};
+use crate::suite::{relative, CaseResult, Outcome};
+use crate::trie::logs_hash;
+use alloy_primitives::{B256, U256};
+use phalanx_core_types::{decode_transaction, RecoveredTx};
+use phalanx_execution_evm::{BlockEnv, BlockExecutor, ExecError};
+use std::path::Path;
+
+/// The fork whose expectations are checked.
+pub const FORK: &str = "Cancun";
+
+/// The blob base fee Phalanx's executor implies (it fixes excess blob gas at 0).
+const EXECUTOR_BLOB_GAS_PRICE: u128 = 1;
+
+/// Maps a state test's env onto Phalanx's block environment (chain id 1).
+pub fn block_env(env: &StateEnv) -> Result<BlockEnv, String> {
+    let u64_of = |v: U256, field: &str| {
+        u64::try_from(v).map_err(|_| format!("env {field} = {v} does not fit in u64"))
+    };
+    Ok(BlockEnv {
+        height: u64_of(env.current_number, "currentNumber")?,
+        timestamp: u64_of(env.current_timestamp, "currentTimestamp")?,
+        proposer: env.current_coinbase,
+        // A gas limit beyond u64 is unreachable in practice: saturate.
+        gas_limit: u64::try_from(env.current_gas_limit).unwrap_or(u64::MAX),
+        base_fee_per_gas: u64_of(env.current_base_fee.unwrap_or_default(), "currentBaseFee")?,
+        prev_randao: env.current_random.unwrap_or_default(),
+        chain_id: STATE_TEST_CHAIN_ID,
+    })
+}
+
+/// Runs every case of one fixture file (path relative names come from `root`).
+pub fn run_file(root: &Path, path: &Path, skip: &SkipList) -> Vec<CaseResult> {
+    let file = relative(root, path);
+    let whole = |test: &str, outcome| CaseResult {
+        file: file.clone(),
+        test: test.to_string(),
+        case: String::new(),
+        outcome,
+    };
+    if let Some(reason) = skip.file_reason(&file) {
+        return vec![whole("*", Outcome::Skip(reason.to_string()))];
+    }
+    let parsed: Result<StateTestFile, String> = std::fs::read_to_string(path)
+        .map_err(|e| e.to_string())
+        .and_then(|text| serde_json::from_str(&text).map_err(|e| e.to_string()));
+    let tests = match parsed {
+        Ok(tests) => tests,
+        Err(e) => return vec![whole("*", Outcome::Fail(format!("cannot parse fixture: {e}")))],
+    };
+    let mut results = Vec::new();
+    for (name, test) in &tests {
+        if let Some(reason) = skip.test_reason(&file, name) {
+            results.push(whole(name, Outcome::Skip(reason.to_string())));
+            continue;
+        }
+        let Some(posts) = test.post.get(FORK) else {
+            results.push(whole(name, Outcome::Skip(format!("no {FORK} expectations (older forks only)"))));
+            continue;
+        };
+        for post in posts {
+            let i = post.indexes;
+            results.push(CaseResult {
+                file: file.clone(),
+                test: name.clone(),
+                case: format!("d{} g{} v{}", i.data, i.gas, i.value),
+                outcome: run_case(test, post),
+            });
+        }
+    }
+    results
+}
+
+/// The transaction of a post entry: the fixture's `txbytes` when they decode
+/// and recover, else the template signed with the secret key. `Ok(None)` means
+/// the encoding is rejected and an exception is expected (a pass).
+fn transaction(test: &StateTest, post: &PostEntry) -> Result<Option<RecoveredTx>, String> {
+    let decoded = post
+        .txbytes
+        .as_ref()
+        .ok_or_else(|| "no txbytes".to_string())
+        .and_then(|raw| decode_transaction(raw).map_err(|e| format!("decode: {e}")))
+        .and_then(|tx| RecoveredTx::recover(tx).map_err(|e| format!("recover: {e}")));
+    match decoded {
+        Ok(tx) => Ok(Some(tx)),
+        Err(_) if post.expect_exception.is_some() => Ok(None),
+        Err(why) => {
+            let tx = sign_from_template(test, post.indexes)
+                .map_err(|e| format!("txbytes unusable ({why}) and template unusable ({e})"))?;
+            RecoveredTx::recover(tx).map(Some).map_err(|e| format!("recover signed template: {e}"))
+        }
+    }
+}
+
+/// Runs one post entry.
+pub fn run_case(test: &StateTest, post: &PostEntry) -> Outcome {
+    match try_case(test, post) {
+        Ok(()) => Outcome::Pass,
+        Err(why) => Outcome::Fail(why),
+    }
+}
+
+fn try_case(test: &StateTest, post: &PostEntry) -> Result<(), String> {
+    let mut state = MemoryState::from_fixture(&test.pre, BlockHashes::StateTestConvention)
+        .map_err(|e| e.to_string())?;
+    let Some(tx) = transaction(test, post)? else {
+        return expect_root(&state, post.hash, "rejected encoding");
+    };
+    let env = block_env(&test.env)?;
+    let mut executor = BlockExecutor::new(&state, env);
+    let result = executor.execute(&tx).map(|r| (r.logs.clone(), r.success, r.gas_used));
+    let outcome = executor.finish();
+    let note = blob_note(&test.env);
+    match (&post.expect_exception, result) {
+        (Some(_), Err(ExecError::InvalidTransaction { .. })) => {
+            if !outcome.changes.is_empty() {
+                return Err("rejected transaction left state changes".into());
+            }
+            expect_root(&state, post.hash, "rejected")
+        }
+        (Some(expected), Err(e)) => Err(format!("expected {expected}, got other error: {e}")),
+        (Some(expected), Ok((_, success, gas))) => Err(format!(
+            "expected {expected}, but the transaction executed (success {success}, gas {gas}){note}"
+        )),
+        (None, Err(e)) => Err(format!("unexpected error: {e}{note}")),
+        (None, Ok((logs, success, gas))) => {
+            let got_logs = logs_hash(&logs);
+            if got_logs != post.logs {
+                return Err(format!(
+                    "logs hash {got_logs} != expected {} (success {success}, gas {gas}){note}",
+                    post.logs
+                ));
+            }
+            state.apply(&outcome.changes);
+            let context = format!("success {success}, gas {gas}{note}");
+            expect_root(&state, post.hash, &context)
+        }
+    }
+}
+
+fn expect_root(state: &MemoryState, expected: B256, context: &str) -> Result<(), String> {
+    let got = state.state_root();
+    if got != expected {
+        return Err(format!("state root {got} != expected {expected} ({context})"));
+    }
+    Ok(())
+}
+
+/// A note for failure messages when the fixture's blob base fee differs from
+/// the one Phalanx's executor assumes (it has no excess-blob-gas input).
+fn blob_note(env: &StateEnv) -> String {
+    let excess = env.current_excess_blob_gas.unwrap_or_default();
+    let excess = u64::try_from(excess).unwrap_or(u64::MAX);
+    let price = revm::primitives::calc_blob_gasprice(excess);
+    if price == EXECUTOR_BLOB_GAS_PRICE {
+        return String::new();
+    }
+    format!("; note: fixture blob base fee {price}, executor assumes {EXECUTOR_BLOB_GAS_PRICE}")
+}
