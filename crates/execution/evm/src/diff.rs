@@ -49,7 +49,12 @@ pub(crate) fn diff_state(
     diff
 }
 
-fn diff_account(diff: &mut TxDiff, address: Address, account: &RevmAccount, original: Option<Account>) {
+fn diff_account(
+    diff: &mut TxDiff,
+    address: Address,
+    account: &RevmAccount,
+    original: Option<Account>,
+) {
     // EIP-161: a touched account left empty is deleted, like a destroyed one.
     // Deleting an account that never existed changes nothing, so only
     // self-destructs and previously existing accounts produce a write.

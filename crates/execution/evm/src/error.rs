@@ -92,10 +92,9 @@ pub(crate) fn invalid_reason(err: &InvalidTransaction, facts: &TxFacts) -> Strin
             "insufficient funds for gas * price + value: address {} have {balance} want {fee}",
             facts.caller
         ),
-        I::CallGasCostMoreThanGasLimit => format!(
-            "intrinsic gas too low: have {}, want {}",
-            facts.gas_limit, facts.intrinsic_gas
-        ),
+        I::CallGasCostMoreThanGasLimit => {
+            format!("intrinsic gas too low: have {}, want {}", facts.gas_limit, facts.intrinsic_gas)
+        }
         I::CallerGasLimitMoreThanBlock => "exceeds block gas limit".to_string(),
         I::GasPriceLessThanBasefee => format!(
             "max fee per gas less than block base fee: address {}, maxFeePerGas: {}, baseFee: {}",

@@ -52,7 +52,8 @@ fn validate_call_against_state<S: StateView>(
     let load = ctx.evm.inner.journaled_state.load_code(caller, &mut ctx.evm.inner.db)?;
     let account = load.data;
     let code = account.info.code.replace(revm::primitives::Bytecode::default());
-    let checked = ctx.evm.inner.env.validate_tx_against_state::<revm::primitives::CancunSpec>(account);
+    let checked =
+        ctx.evm.inner.env.validate_tx_against_state::<revm::primitives::CancunSpec>(account);
     account.info.code = code;
     checked.map_err(revm::primitives::EVMError::Transaction)
 }

@@ -79,7 +79,9 @@ pub enum PoolError {
         fee_cap: u128,
     },
     /// The fee cap is below the chain's (constant) base fee.
-    #[error("max fee per gas less than block base fee: maxFeePerGas: {fee_cap}, baseFee: {base_fee}")]
+    #[error(
+        "max fee per gas less than block base fee: maxFeePerGas: {fee_cap}, baseFee: {base_fee}"
+    )]
     FeeCapTooLow {
         /// Max fee per gas (gas price for legacy transactions).
         fee_cap: u128,

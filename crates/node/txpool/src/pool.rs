@@ -37,8 +37,7 @@ impl TxPool {
     /// canonical decoding, type (no blob or EIP-7702 transactions), chain id
     /// (EIP-155; unprotected legacy only with `accept_unprotected`), nonce below
     /// 2^64-1, gas limit fits u64 and the block gas limit, init code size
-    /// (EIP-3860), tip ≤ fee cap, fee cap ≥ base fee, cost fits 256 bits,
-    /// intrinsic gas, signature values (EIP-2) and sender recovery. Needs no
+    /// (EIP-3860), tip ≤ fee cap, fee cap ≥ base fee, intrinsic gas, signature values (EIP-2) and sender recovery. Needs no
     /// state; the TransactionTests runner uses it directly.
     pub fn validate_stateless(config: &PoolConfig, raw: &[u8]) -> Result<RecoveredTx, PoolError> {
         validate_raw(config, raw)
@@ -54,7 +53,7 @@ impl TxPool {
     /// Admits an already recovered transaction: the stateless checks (except
     /// decoding and recovery), then against `state` (the latest committed
     /// state): nonce not below the sender's nonce nor beyond the window, and
-    /// gas_limit * max_fee + value ≤ balance; then duplicate, replacement
+    /// gas_limit * max_fee + value ≤ balance (and fits 256 bits); then duplicate, replacement
     /// (≥ 10 % fee bump) and bound checks. Returns the transaction hash.
     pub fn add(&self, tx: RecoveredTx, state: &dyn StateView) -> Result<B256, PoolError> {
         validate_recovered(&self.config, &tx)?;

@@ -11,8 +11,8 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use alloy_primitives::{Address, B256, U256};
 use alloy_consensus::Transaction;
+use alloy_primitives::{Address, B256, U256};
 use phalanx_core_types::RecoveredTx;
 
 use crate::{PoolConfig, PoolError, PRICE_BUMP_PERCENT};
@@ -103,7 +103,11 @@ impl Queues {
             return Err(PoolError::NonceTooLow { nonce, state_nonce });
         }
         if nonce - state_nonce > config.nonce_window {
-            return Err(PoolError::NonceTooHigh { nonce, state_nonce, window: config.nonce_window });
+            return Err(PoolError::NonceTooHigh {
+                nonce,
+                state_nonce,
+                window: config.nonce_window,
+            });
         }
         let replaced = self.senders.get(&tx.sender).and_then(|q| q.txs.get(&nonce));
         match replaced {
@@ -142,10 +146,10 @@ impl Queues {
         let arrival = self.next_arrival;
         self.next_arrival += 1;
         self.by_hash.insert(hash, (sender, nonce));
-        let queue = self.senders.entry(sender).or_insert_with(|| SenderQueue {
-            state_nonce,
-            ..SenderQueue::default()
-        });
+        let queue = self
+            .senders
+            .entry(sender)
+            .or_insert_with(|| SenderQueue { state_nonce, ..SenderQueue::default() });
         queue.txs.insert(nonce, PooledTx { tx, arrival });
         if nonce == queue.pending_end() {
             let grown = queue.run_from(queue.state_nonce);

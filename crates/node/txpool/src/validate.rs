@@ -2,9 +2,9 @@
 //! transaction and the chain configuration alone.
 
 use alloy_consensus::{Transaction, TxEnvelope};
-use alloy_eips::eip2718::Encodable2718;
+use alloy_eips::eip2718::{Decodable2718, Encodable2718};
 use alloy_primitives::{TxKind, U256};
-use phalanx_core_types::{decode_transaction, RecoveredTx};
+use phalanx_core_types::RecoveredTx;
 
 use crate::{PoolConfig, PoolError};
 
@@ -70,7 +70,7 @@ pub fn intrinsic_gas(tx: &TxEnvelope) -> u64 {
 /// recovers the sender. See [`crate::TxPool::validate_stateless`].
 pub(crate) fn validate_raw(config: &PoolConfig, raw: &[u8]) -> Result<RecoveredTx, PoolError> {
     check_size(config, raw.len())?;
-    let tx = decode_transaction(raw).map_err(|e| PoolError::Decode { reason: e.to_string() })?;
+    let tx = decode_exact(raw)?;
     // Re-encoding must give the input back: the hash clients computed over
     // their bytes is then the hash the pool reports.
     if tx.encoded_2718() != raw {
@@ -87,6 +87,30 @@ pub(crate) fn validate_recovered(config: &PoolConfig, tx: &RecoveredTx) -> Resul
     check_size(config, tx.tx.encode_2718_len())?;
     check_fields(config, &tx.tx)?;
     check_signature_values(&tx.tx)
+}
+
+/// Decodes one EIP-2718 transaction that must span all of `raw`.
+///
+/// This does not use `phalanx_core_types::decode_transaction`: alloy-eips
+/// 0.3.6's `decode_2718` decodes typed transactions from a copy of the buffer
+/// and never advances it, so that function's trailing-bytes check rejects
+/// every typed transaction.
+pub(crate) fn decode_exact(raw: &[u8]) -> Result<TxEnvelope, PoolError> {
+    let decode_err = |reason: String| PoolError::Decode { reason };
+    let mut buf = raw;
+    let tx = match raw.first() {
+        // EIP-2718: a first byte below 0x7f is a type; legacy RLP lists start at 0xc0.
+        Some(&ty) if ty < 0x7f => {
+            buf = &raw[1..];
+            TxEnvelope::typed_decode(ty, &mut buf)
+        }
+        _ => TxEnvelope::fallback_decode(&mut buf),
+    }
+    .map_err(|e| decode_err(e.to_string()))?;
+    if !buf.is_empty() {
+        return Err(decode_err(format!("{} trailing bytes", buf.len())));
+    }
+    Ok(tx)
 }
 
 fn check_size(config: &PoolConfig, size: usize) -> Result<(), PoolError> {
@@ -113,8 +137,10 @@ fn check_fields(config: &PoolConfig, tx: &TxEnvelope) -> Result<(), PoolError> {
             limit: MAX_INIT_CODE_BYTES,
         });
     }
+    // gas_limit * max_fee + value may still exceed 256 bits (value near
+    // 2^256); like geth, that is the balance check's business, not a
+    // stateless rejection (TransactionTests' TransactionWithHighValue is valid).
     check_fees(config, tx)?;
-    max_cost(tx).ok_or(PoolError::CostOverflow)?;
     let needed = intrinsic_gas(tx);
     if gas < needed {
         return Err(PoolError::IntrinsicGasTooLow { gas, needed });

@@ -35,7 +35,8 @@ fn accepts_every_supported_type() {
 
 #[test]
 fn rejects_oversized_data() {
-    let spec = Spec { input: vec![1u8; 200 * 1024].into(), gas_limit: 29_000_000, ..Spec::default() };
+    let spec =
+        Spec { input: vec![1u8; 200 * 1024].into(), gas_limit: 29_000_000, ..Spec::default() };
     assert!(matches!(check(&spec), Err(PoolError::OversizedData { limit: 131_072, .. })));
 }
 
@@ -143,9 +144,9 @@ fn rejects_fee_cap_below_base_fee() {
 }
 
 #[test]
-fn rejects_cost_overflow() {
+fn huge_value_is_left_to_the_balance_check() {
     let spec = Spec { gas_limit: 1_000_000, value: U256::MAX, ..Spec::default() };
-    assert_eq!(check(&spec).unwrap_err(), PoolError::CostOverflow);
+    assert!(check(&spec).is_ok());
 }
 
 #[test]
@@ -182,12 +183,13 @@ fn legacy_with_signature(sig: Signature) -> Vec<u8> {
 
 #[test]
 fn rejects_high_s_signature() {
-    let TxEnvelope::Legacy(signed) = Spec { kind: Kind::Legacy, ..Spec::default() }.sign(&signer(0))
+    let TxEnvelope::Legacy(signed) =
+        Spec { kind: Kind::Legacy, ..Spec::default() }.sign(&signer(0))
     else {
         unreachable!("built a legacy transaction")
     };
     let sig = signed.signature();
-    let flipped_parity = sig.v().inverted();
+    let flipped_parity = Parity::Eip155(35 + 2 * CHAIN_ID + u64::from(!sig.v().y_parity()));
     let high = Signature::from_rs_and_parity(sig.r(), SECP256K1N - sig.s(), flipped_parity)
         .expect("valid scalars");
     let err = TxPool::validate_stateless(&config(), &legacy_with_signature(high)).unwrap_err();
@@ -201,7 +203,7 @@ fn rejects_unrecoverable_signature() {
         .map(|r| Signature::from_rs_and_parity(U256::from(r), U256::from(1), parity).unwrap())
         .find(|sig| {
             let raw = legacy_with_signature(*sig);
-            decode_transaction(&raw).unwrap().recover_signer().is_err()
+            decode_exact(&raw).unwrap().recover_signer().is_err()
         })
         .expect("some small r is not an x coordinate on the curve");
     let err =

@@ -60,16 +60,17 @@ pub fn height_key(height: u64) -> [u8; 8] {
 
 /// Reads an 8-byte big-endian height.
 pub fn decode_height(cf: &'static str, key: &[u8], bytes: &[u8]) -> Result<u64, StoreError> {
-    let arr: [u8; 8] = bytes
-        .try_into()
-        .map_err(|_| StoreError::corrupt(cf, key, format!("height has {} bytes, not 8", bytes.len())))?;
+    let arr: [u8; 8] = bytes.try_into().map_err(|_| {
+        StoreError::corrupt(cf, key, format!("height has {} bytes, not 8", bytes.len()))
+    })?;
     Ok(u64::from_be_bytes(arr))
 }
 
 /// Reads a 32-byte hash.
 pub fn decode_b256(cf: &'static str, key: &[u8], bytes: &[u8]) -> Result<B256, StoreError> {
-    B256::try_from(bytes)
-        .map_err(|_| StoreError::corrupt(cf, key, format!("hash has {} bytes, not 32", bytes.len())))
+    B256::try_from(bytes).map_err(|_| {
+        StoreError::corrupt(cf, key, format!("hash has {} bytes, not 32", bytes.len()))
+    })
 }
 
 /// The head record: height (8) ‖ block hash (32) ‖ state root (32).

@@ -23,7 +23,11 @@ fn check_linkage(head: Option<Head>, block: &Block) -> Result<(), StoreError> {
     }
     let parent = head.map_or(B256::ZERO, |h| h.hash);
     if block.header.parent_hash != parent {
-        return Err(StoreError::ParentMismatch { height, expected: parent, got: block.header.parent_hash });
+        return Err(StoreError::ParentMismatch {
+            height,
+            expected: parent,
+            got: block.header.parent_hash,
+        });
     }
     Ok(())
 }
@@ -117,7 +121,11 @@ impl Store {
         for tx in &block.transactions {
             let tx_hash = *tx.tx_hash();
             if !seen.insert(tx_hash) {
-                return Err(StoreError::DuplicateTransaction { height, tx_hash, existing_height: height });
+                return Err(StoreError::DuplicateTransaction {
+                    height,
+                    tx_hash,
+                    existing_height: height,
+                });
             }
             if let Some((existing_height, _)) = self.tx_location(&tx_hash)? {
                 return Err(StoreError::DuplicateTransaction { height, tx_hash, existing_height });
@@ -157,7 +165,11 @@ impl Store {
             }
         }
         write_tree_batch(&inner.db, &mut batch, &prepared.tree)?;
-        batch.put_cf(inner.cf(CF_META)?, HEAD_KEY, encode_head(height, &hash, &prepared.state_root));
+        batch.put_cf(
+            inner.cf(CF_META)?,
+            HEAD_KEY,
+            encode_head(height, &hash, &prepared.state_root),
+        );
         Ok(batch)
     }
 }

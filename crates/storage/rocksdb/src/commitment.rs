@@ -100,7 +100,7 @@ impl TreeReader for RocksTreeReader<'_> {
         for item in self.db.iterator_cf(cf(self.db, CF_JMT_NODES)?, IteratorMode::Start) {
             let (key, value) = item?;
             if let Node::Leaf(leaf) = borsh::from_slice::<Node>(&value)? {
-                if best.as_ref().map_or(true, |(_, b)| leaf.key_hash() > b.key_hash()) {
+                if best.as_ref().is_none_or(|(_, b)| leaf.key_hash() > b.key_hash()) {
                     best = Some((borsh::from_slice::<NodeKey>(&key)?, leaf));
                 }
             }
@@ -139,7 +139,8 @@ pub(crate) fn write_tree_batch(
     batch: &mut rocksdb::WriteBatch,
     update: &TreeUpdateBatch,
 ) -> Result<(), StoreError> {
-    let missing = |name: &str| StoreError::Commitment { reason: format!("column family {name} missing") };
+    let missing =
+        |name: &str| StoreError::Commitment { reason: format!("column family {name} missing") };
     let nodes_cf = db.cf_handle(CF_JMT_NODES).ok_or_else(|| missing(CF_JMT_NODES))?;
     let values_cf = db.cf_handle(CF_JMT_VALUES).ok_or_else(|| missing(CF_JMT_VALUES))?;
     for (key, node) in update.node_batch.nodes() {
@@ -234,7 +235,9 @@ mod tests {
     #[test]
     fn fresh_root_is_order_and_chunk_independent() {
         let leaves: Vec<_> = (0..20_000u64)
-            .map(|i| account_leaf(&Address::left_padding_from(&i.to_be_bytes()), &Account::default()))
+            .map(|i| {
+                account_leaf(&Address::left_padding_from(&i.to_be_bytes()), &Account::default())
+            })
             .collect();
         let forward = fresh_root(leaves.clone()).unwrap();
         let backward = fresh_root(leaves.into_iter().rev()).unwrap();

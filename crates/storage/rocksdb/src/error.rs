@@ -45,7 +45,9 @@ pub enum StoreError {
         header: B256,
     },
     /// A `PreparedState` was computed on top of a different head than the current one.
-    #[error("prepared state for height {height} was built on head {prepared_on:?}, head is {head:?}")]
+    #[error(
+        "prepared state for height {height} was built on head {prepared_on:?}, head is {head:?}"
+    )]
     StalePreparedState {
         /// Height the state was prepared for.
         height: u64,
@@ -69,7 +71,9 @@ pub enum StoreError {
         reason: String,
     },
     /// A transaction of the block is already in the committed chain (or twice in the block).
-    #[error("transaction {tx_hash} of block {height} is already included at height {existing_height}")]
+    #[error(
+        "transaction {tx_hash} of block {height} is already included at height {existing_height}"
+    )]
     DuplicateTransaction {
         /// Height of the offered block.
         height: u64,

@@ -60,7 +60,10 @@ impl Store {
         let block = genesis_block(genesis, state_root_of(&changes)?);
         if let Some(stored) = self.block_by_height(0)? {
             if stored.hash() != block.hash() {
-                return Err(StoreError::GenesisMismatch { stored: stored.hash(), configured: block.hash() });
+                return Err(StoreError::GenesisMismatch {
+                    stored: stored.hash(),
+                    configured: block.hash(),
+                });
             }
             return Ok(stored);
         }

@@ -116,9 +116,14 @@ pub(crate) fn prepare(
 
 impl Inner {
     /// Keys (in [`crate::codec::CF_STORAGE`]) of every committed slot of `address`.
-    pub(crate) fn committed_slot_keys(&self, address: &Address) -> Result<Vec<Vec<u8>>, StoreError> {
+    pub(crate) fn committed_slot_keys(
+        &self,
+        address: &Address,
+    ) -> Result<Vec<Vec<u8>>, StoreError> {
         let prefix = address.as_slice();
-        let iter = self.db.iterator_cf(self.cf(CF_STORAGE)?, IteratorMode::From(prefix, Direction::Forward));
+        let iter = self
+            .db
+            .iterator_cf(self.cf(CF_STORAGE)?, IteratorMode::From(prefix, Direction::Forward));
         let mut keys = Vec::new();
         for item in iter {
             let (key, _) = item.map_err(StoreError::rocks("scanning an account's storage"))?;

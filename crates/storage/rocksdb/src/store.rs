@@ -47,14 +47,19 @@ pub(crate) struct Inner {
 
 impl std::fmt::Debug for Inner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.db.path()).field("head", &*self.head.read()).finish()
+        f.debug_struct("Store")
+            .field("path", &self.db.path())
+            .field("head", &*self.head.read())
+            .finish()
     }
 }
 
 impl Inner {
     /// The handle of a column family (all are created at open).
     pub(crate) fn cf(&self, name: &'static str) -> Result<&ColumnFamily, StoreError> {
-        self.db.cf_handle(name).ok_or_else(|| StoreError::corrupt(name, &[], "column family missing"))
+        self.db
+            .cf_handle(name)
+            .ok_or_else(|| StoreError::corrupt(name, &[], "column family missing"))
     }
 
     /// A point lookup.
@@ -138,7 +143,7 @@ impl Store {
         // back to even (under the head lock) after; odd means the flat state
         // may already be ahead of `head`.
         let seq = self.inner.commit_seq.load(Ordering::SeqCst);
-        let seq = if seq % 2 == 0 { seq } else { HISTORY_ONLY };
+        let seq = if seq & 1 == 0 { seq } else { HISTORY_ONLY };
         StateSnapshot { inner: self.inner.clone(), height: head.map(|h| h.height), seq }
     }
 
@@ -148,9 +153,11 @@ impl Store {
         let snapshot = self.latest_state();
         match snapshot.height {
             Some(h) if h == height => Ok(snapshot),
-            Some(h) if height < h => {
-                Ok(StateSnapshot { inner: self.inner.clone(), height: Some(height), seq: HISTORY_ONLY })
-            }
+            Some(h) if height < h => Ok(StateSnapshot {
+                inner: self.inner.clone(),
+                height: Some(height),
+                seq: HISTORY_ONLY,
+            }),
             _ => Err(StoreError::StateUnavailable { height }),
         }
     }
@@ -159,8 +166,9 @@ impl Store {
     pub fn block_by_height(&self, height: u64) -> Result<Option<Block>, StoreError> {
         let key = height_key(height);
         let Some(bytes) = self.inner.get(CF_BLOCKS, &key)? else { return Ok(None) };
-        let block = Block::decode_canonical(&bytes)
-            .map_err(|e| StoreError::corrupt(CF_BLOCKS, &key, format!("block does not decode: {e}")))?;
+        let block = Block::decode_canonical(&bytes).map_err(|e| {
+            StoreError::corrupt(CF_BLOCKS, &key, format!("block does not decode: {e}"))
+        })?;
         if block.header.height != height {
             let reason = format!("block stored at {height} has height {}", block.header.height);
             return Err(StoreError::corrupt(CF_BLOCKS, &key, reason));

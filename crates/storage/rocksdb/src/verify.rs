@@ -127,7 +127,10 @@ impl Store {
             return Ok(Err(format!("hash index does not map {hash} to {height}")));
         }
         if block.header.parent_hash != parent {
-            return Ok(Err(format!("parent hash {} , expected {parent}", block.header.parent_hash)));
+            return Ok(Err(format!(
+                "parent hash {} , expected {parent}",
+                block.header.parent_hash
+            )));
         }
         if !block.body_matches_header() {
             return Ok(Err("body does not match the header".to_string()));
@@ -156,13 +159,14 @@ impl Store {
     ) -> Result<Result<(), String>, StoreError> {
         let db = &self.inner.db;
         let mut error: Option<StoreError> = None;
-        let accounts = db.iterator_cf(self.inner.cf(CF_ACCOUNTS)?, IteratorMode::Start).map(|item| {
-            let (key, value) = item.map_err(StoreError::rocks("scanning accounts"))?;
-            let address = Address::try_from(&key[..])
-                .map_err(|_| StoreError::corrupt(CF_ACCOUNTS, &key, "key is not an address"))?;
-            report.accounts_checked += 1;
-            Ok(account_leaf(&address, &decode_account(CF_ACCOUNTS, &key, &value)?))
-        });
+        let accounts =
+            db.iterator_cf(self.inner.cf(CF_ACCOUNTS)?, IteratorMode::Start).map(|item| {
+                let (key, value) = item.map_err(StoreError::rocks("scanning accounts"))?;
+                let address = Address::try_from(&key[..])
+                    .map_err(|_| StoreError::corrupt(CF_ACCOUNTS, &key, "key is not an address"))?;
+                report.accounts_checked += 1;
+                Ok(account_leaf(&address, &decode_account(CF_ACCOUNTS, &key, &value)?))
+            });
         let mut slots_checked = 0u64;
         let slots = db.iterator_cf(self.inner.cf(CF_STORAGE)?, IteratorMode::Start).map(|item| {
             let (key, value) = item.map_err(StoreError::rocks("scanning storage"))?;
@@ -170,9 +174,10 @@ impl Store {
             slots_checked += 1;
             Ok(storage_leaf(&address, &slot, &decode_slot_value(CF_STORAGE, &key, &value)?))
         });
-        let leaves = accounts.chain(slots).map_while(|r: Result<(KeyHash, Vec<u8>), StoreError>| {
-            r.map_err(|e| error = Some(e)).ok()
-        });
+        let leaves =
+            accounts.chain(slots).map_while(|r: Result<(KeyHash, Vec<u8>), StoreError>| {
+                r.map_err(|e| error = Some(e)).ok()
+            });
         let rebuilt = soft(fresh_root(leaves))?;
         report.slots_checked = slots_checked;
         if let Some(err) = error {
@@ -186,10 +191,13 @@ impl Store {
             return Ok(Err(format!("flat state hashes to {rebuilt}, head header has {expected}")));
         }
         let reader = RocksTreeReader { db };
-        let stored = Tree::new(&reader).get_root_hash_option(height).map_err(StoreError::commitment);
+        let stored =
+            Tree::new(&reader).get_root_hash_option(height).map_err(StoreError::commitment);
         match soft(stored)? {
             Ok(Some(root)) if B256::from(root.0) == expected => Ok(Ok(())),
-            Ok(Some(root)) => Ok(Err(format!("stored JMT root {} differs from {expected}", B256::from(root.0)))),
+            Ok(Some(root)) => {
+                Ok(Err(format!("stored JMT root {} differs from {expected}", B256::from(root.0))))
+            }
             Ok(None) => Ok(Err(format!("stored JMT has no root at version {height}"))),
             Err(reason) => Ok(Err(reason)),
         }

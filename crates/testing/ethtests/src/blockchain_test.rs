@@ -12,7 +12,6 @@ use crate::state::{BlockHashes, MemoryState};
 use crate::suite::{relative, CaseResult, Outcome};
 use alloy_consensus::Header;
 use alloy_primitives::{address, Address, B256, U256};
-use alloy_rlp::Decodable;
 use phalanx_core_types::{RecoveredTx, StateView};
 use phalanx_execution_evm::{execute_block, BlockEnv};
 use std::collections::{BTreeMap, HashMap};
@@ -85,8 +84,9 @@ struct Node {
 
 /// Runs one blockchain test: `Err` says what differed.
 pub fn run_test(test: &BlockchainTest) -> Result<(), String> {
-    let genesis = Header::decode(&mut test.genesis_rlp.as_ref())
-        .map_err(|e| format!("genesis header does not decode: {e}"))?;
+    let genesis = EthBlock::decode(&test.genesis_rlp)
+        .map_err(|e| format!("genesis block does not decode: {e}"))?
+        .header;
     let pre = MemoryState::from_fixture(&test.pre, BlockHashes::Known(BTreeMap::new()))
         .map_err(|e| e.to_string())?;
     if pre.state_root() != genesis.state_root {

@@ -14,12 +14,12 @@
 //! loudly when they are missing.
 
 pub mod block;
-//TMP pub mod blockchain_test;
+pub mod blockchain_test;
 pub mod model;
 pub mod sign;
 pub mod skip;
 pub mod state;
-//TMP pub mod state_test;
+pub mod state_test;
 pub mod suite;
 pub mod trie;
 

@@ -12,6 +12,10 @@ pub const DATA_DIR_ENV: &str = "PHALANX_ETHTESTS_DIR";
 /// Environment variable setting the number of worker threads (default 2).
 pub const THREADS_ENV: &str = "PHALANX_ETHTESTS_THREADS";
 
+/// Environment variable restricting a run to files whose relative path
+/// contains this substring (for debugging one fixture).
+pub const FILTER_ENV: &str = "PHALANX_ETHTESTS_FILTER";
+
 /// Upper bound on worker threads, whatever the environment asks for.
 const THREADS_MAX: usize = 64;
 
@@ -130,7 +134,7 @@ where
                                 file: path.display().to_string(),
                                 test: "*".into(),
                                 case: String::new(),
-                                outcome: Outcome::Fail(format!("panicked: {}", panic_text(&panic))),
+                                outcome: Outcome::Fail(format!("panicked: {}", panic_text(&*panic))),
                             }),
                         }
                     }
@@ -155,6 +159,22 @@ fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
 /// Worker count: `$PHALANX_ETHTESTS_THREADS`, default 2.
 pub fn threads_from_env() -> usize {
     std::env::var(THREADS_ENV).ok().and_then(|v| v.parse().ok()).unwrap_or(2)
+}
+
+/// Runs every fixture under `subdir` of the data root with `run(root, file,
+/// skip list)`, in parallel, honouring [`FILTER_ENV`] and [`THREADS_ENV`].
+pub fn run_suite<F>(subdir: &str, run: F) -> Result<Summary, SuiteError>
+where
+    F: Fn(&Path, &Path, &crate::SkipList) -> Vec<CaseResult> + Sync,
+{
+    let root = data_dir()?;
+    let mut files = json_files(&root.join(subdir))?;
+    if let Ok(filter) = std::env::var(FILTER_ENV) {
+        files.retain(|f| relative(&root, f).contains(&filter));
+    }
+    let skip = crate::SkipList::builtin();
+    let results = run_parallel(&files, threads_from_env(), |path| run(&root, path, &skip));
+    Ok(Summary::of(&results))
 }
 
 /// Counts and the failures of a suite run.

@@ -69,7 +69,7 @@ pub async fn bench_ingest(
     if !(1..=BATCH_SIZE_MAX).contains(&batch_size) {
         return Err(LoadError::config("batch_size", format!("must be 1..={BATCH_SIZE_MAX}")));
     }
-    let accounts = txs.div_ceil(INGEST_TXS_PER_ACCOUNT).max(2).min(ACCOUNTS_MAX);
+    let accounts = txs.div_ceil(INGEST_TXS_PER_ACCOUNT).clamp(2, ACCOUNTS_MAX);
     let chain = Chain::connect(rpc_url).await?;
     let signers = derive_accounts(INGEST_ACCOUNT_SEED, accounts);
     let addresses: Vec<Address> = signers.iter().map(|s| s.address()).collect();

@@ -1,1 +1,10 @@
-//! Tests.
+//! Tests over an in-memory mock backend: JSON shapes, the real server over
+//! HTTP and WebSocket, and parameter fuzzing.
+
+mod fixtures;
+mod fuzz;
+mod logs;
+mod methods;
+mod mock;
+mod server;
+mod shapes;

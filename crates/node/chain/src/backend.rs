@@ -1,0 +1,150 @@
+//! The node's implementation of the RPC layer's [`EthBackend`].
+
+use crate::chain::{Chain, ChainError};
+use crate::producer::unix_seconds;
+use alloy_primitives::{Address, Bytes, B256};
+use phalanx_core_types::{Block, Header, RecoveredTx, StateView, TxReceipt};
+use phalanx_execution_evm::{CallOutcome, CallRequest, EstimateError};
+use phalanx_rpc_eth::{
+    BackendError, CallParams, CallResult, EstimateResult, EthBackend, PoolStatus,
+};
+use std::sync::Arc;
+use tokio::sync::broadcast;
+
+/// JSON-RPC error code geth uses for transaction-pool rejections.
+const POOL_REJECTION_CODE: i32 = -32000;
+
+/// Serves RPC requests from a [`Chain`].
+#[derive(Debug, Clone)]
+pub struct NodeBackend {
+    chain: Arc<Chain>,
+}
+
+impl NodeBackend {
+    /// A backend over `chain`.
+    pub fn new(chain: Arc<Chain>) -> Self {
+        Self { chain }
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> BackendError {
+    BackendError::Internal { message: e.to_string() }
+}
+
+fn to_call_request(p: &CallParams) -> CallRequest {
+    CallRequest {
+        from: p.from,
+        to: p.to,
+        gas: p.gas,
+        gas_price: p.gas_price,
+        max_fee_per_gas: p.max_fee_per_gas,
+        max_priority_fee_per_gas: p.max_priority_fee_per_gas,
+        value: p.value,
+        input: p.input.clone(),
+        nonce: p.nonce,
+        access_list: p.access_list.clone(),
+    }
+}
+
+impl NodeBackend {
+    /// Only the latest state is kept in the flat store; older heights are
+    /// refused with a clear error rather than answered wrongly.
+    fn check_latest(&self, height: u64) -> Result<(), BackendError> {
+        if height == self.chain.height() {
+            Ok(())
+        } else {
+            Err(BackendError::StateUnavailable { height })
+        }
+    }
+}
+
+impl EthBackend for NodeBackend {
+    fn chain_id(&self) -> u64 {
+        self.chain.params().chain_id
+    }
+
+    fn latest_height(&self) -> u64 {
+        self.chain.height()
+    }
+
+    fn block_by_height(&self, height: u64) -> Result<Option<Block>, BackendError> {
+        self.chain.store().block_by_height(height).map_err(internal)
+    }
+
+    fn block_by_hash(&self, hash: &B256) -> Result<Option<Block>, BackendError> {
+        self.chain.store().block_by_hash(hash).map_err(internal)
+    }
+
+    fn receipts(&self, height: u64) -> Result<Option<Vec<TxReceipt>>, BackendError> {
+        self.chain.store().receipts(height).map_err(internal)
+    }
+
+    fn tx_location(&self, tx_hash: &B256) -> Result<Option<(u64, u32)>, BackendError> {
+        self.chain.store().tx_location(tx_hash).map_err(internal)
+    }
+
+    fn pool_transaction(&self, tx_hash: &B256) -> Option<RecoveredTx> {
+        self.chain.pool().get(tx_hash)
+    }
+
+    fn state_at(&self, height: u64) -> Result<Arc<dyn StateView>, BackendError> {
+        self.check_latest(height)?;
+        Ok(Arc::new(self.chain.store().latest_state()))
+    }
+
+    fn pending_nonce(&self, address: &Address) -> Result<u64, BackendError> {
+        self.chain.pending_nonce(address).map_err(internal)
+    }
+
+    fn call(&self, request: &CallParams, height: u64) -> Result<CallResult, BackendError> {
+        self.check_latest(height)?;
+        let env = self.chain.next_block_env(unix_seconds()).map_err(internal)?;
+        let state = self.chain.store().latest_state();
+        let outcome = phalanx_execution_evm::call(state, &env, &to_call_request(request))
+            .map_err(|e| BackendError::InvalidRequest { message: e.to_string() })?;
+        Ok(match outcome {
+            CallOutcome::Success { output, gas_used, .. } => CallResult::Success { output, gas_used },
+            CallOutcome::Revert { output, gas_used } => CallResult::Revert { output, gas_used },
+            CallOutcome::Halt { reason, gas_used } => CallResult::Halt { reason, gas_used },
+        })
+    }
+
+    fn estimate_gas(&self, request: &CallParams, height: u64) -> Result<EstimateResult, BackendError> {
+        self.check_latest(height)?;
+        let env = self.chain.next_block_env(unix_seconds()).map_err(internal)?;
+        let state = self.chain.store().latest_state();
+        match phalanx_execution_evm::estimate_gas(state, &env, &to_call_request(request)) {
+            Ok(gas) => Ok(EstimateResult::Gas(gas)),
+            Err(EstimateError::Reverted { output }) => Ok(EstimateResult::Revert { output }),
+            Err(EstimateError::Halted { reason }) => Ok(EstimateResult::Halt { reason }),
+            Err(other) => Err(BackendError::InvalidRequest { message: other.to_string() }),
+        }
+    }
+
+    fn send_raw_transaction(&self, raw: Bytes) -> Result<B256, BackendError> {
+        let state = self.chain.store().latest_state();
+        self.chain
+            .pool()
+            .add_raw(&raw, &state)
+            .map_err(|e| BackendError::Rejected { code: POOL_REJECTION_CODE, message: e.to_string() })
+    }
+
+    fn pool_status(&self) -> PoolStatus {
+        let s = self.chain.pool().status();
+        PoolStatus { pending: s.pending as u64, queued: s.queued as u64 }
+    }
+
+    fn subscribe_new_heads(&self) -> broadcast::Receiver<Header> {
+        self.chain.subscribe_heads()
+    }
+
+    fn max_priority_fee_per_gas(&self) -> u128 {
+        0
+    }
+}
+
+impl From<ChainError> for BackendError {
+    fn from(e: ChainError) -> Self {
+        internal(e)
+    }
+}

@@ -1,0 +1,242 @@
+//! The chain service: one node's storage, executor and pool, and the two
+//! operations a block producer (or, later, consensus) drives: build a block
+//! from the pool, and commit it.
+
+use crate::config::NodeConfig;
+use alloy_primitives::{keccak256, Address, Bytes, B256};
+use parking_lot::Mutex;
+use phalanx_core_types::{Block, Genesis, Header, RecoveredTx, StateView, HEADER_VERSION};
+use phalanx_execution_evm::{BlockEnv, BlockExecutor, ExecError};
+use phalanx_node_txpool::{PoolConfig, TxPool};
+use phalanx_storage_rocksdb::{Store, StoreError, StoreOptions};
+use std::collections::HashSet;
+use std::sync::Arc;
+use tokio::sync::broadcast;
+
+/// How many headers a slow `newHeads` subscriber may lag before it misses some.
+const HEAD_SUBSCRIBERS_BUFFER: usize = 1024;
+
+/// Why the chain service failed. Operating errors, reported to the caller.
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+    /// Storage failed (I/O, corruption, or a broken commit invariant).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Reading state failed.
+    #[error(transparent)]
+    State(#[from] phalanx_core_types::StateError),
+    /// The executor failed for a reason other than an invalid transaction.
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+    /// The genesis file could not be read or is invalid.
+    #[error("genesis {path}: {reason}")]
+    Genesis {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// Parameters fixed per chain (from genesis) plus this node's producer limits.
+#[derive(Debug, Clone)]
+pub struct ChainParams {
+    /// EIP-155 chain id.
+    pub chain_id: u64,
+    /// Block gas limit from genesis.
+    pub gas_limit: u64,
+    /// Constant base fee from genesis.
+    pub base_fee_per_gas: u64,
+    /// This node's coinbase.
+    pub proposer: Address,
+    /// Most transactions per block.
+    pub block_txs_max: usize,
+    /// Most gas per block (≤ `gas_limit`).
+    pub block_gas_max: u64,
+}
+
+/// What one call to [`Chain::produce_block`] did.
+#[derive(Debug, Clone)]
+pub struct ProducedBlock {
+    /// The committed block's header.
+    pub header: Header,
+    /// Transactions included.
+    pub tx_count: usize,
+    /// Pool transactions the executor rejected as invalid (dropped from the pool).
+    pub rejected: usize,
+}
+
+/// One node's chain: committed storage, the pool and head notifications.
+#[derive(Debug)]
+pub struct Chain {
+    store: Store,
+    pool: Arc<TxPool>,
+    params: ChainParams,
+    heads: broadcast::Sender<Header>,
+    /// Serialises block building and committing: one block at a time.
+    produce_lock: Mutex<()>,
+}
+
+impl Chain {
+    /// Opens (or creates) the node's database, initialises genesis on first
+    /// start (and checks it matches on later starts), and builds the pool.
+    pub fn open(config: &NodeConfig) -> Result<Arc<Self>, ChainError> {
+        let genesis = load_genesis(&config.genesis)?;
+        let store = Store::open(&config.data_dir, StoreOptions::default())?;
+        store.init_genesis(&genesis)?;
+        let block_gas_max =
+            config.producer.block_gas_max.unwrap_or(genesis.gas_limit).min(genesis.gas_limit);
+        let params = ChainParams {
+            chain_id: genesis.chain_id,
+            gas_limit: genesis.gas_limit,
+            base_fee_per_gas: genesis.base_fee_per_gas,
+            proposer: config.proposer,
+            block_txs_max: config.producer.block_txs_max,
+            block_gas_max,
+        };
+        let pool = Arc::new(TxPool::new(pool_config(config, &genesis)));
+        let (heads, _) = broadcast::channel(HEAD_SUBSCRIBERS_BUFFER);
+        let head = store.head().expect("genesis was just initialised");
+        tracing::info!(height = head.height, hash = %head.hash, "chain opened");
+        Ok(Arc::new(Self { store, pool, params, heads, produce_lock: Mutex::new(()) }))
+    }
+
+    /// The committed store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The transaction pool.
+    pub fn pool(&self) -> &Arc<TxPool> {
+        &self.pool
+    }
+
+    /// Chain parameters.
+    pub fn params(&self) -> &ChainParams {
+        &self.params
+    }
+
+    /// A receiver of every header committed from now on.
+    pub fn subscribe_heads(&self) -> broadcast::Receiver<Header> {
+        self.heads.subscribe()
+    }
+
+    /// The environment of the block that would follow the current head.
+    pub fn next_block_env(&self, timestamp: u64) -> Result<BlockEnv, ChainError> {
+        let head = self.store.head().expect("a chain always has genesis");
+        let parent = self.store.header_by_height(head.height)?.ok_or(StoreError::Corrupt {
+            cf: "blocks",
+            key: head.height.to_string(),
+            reason: "head block missing".into(),
+        })?;
+        Ok(BlockEnv {
+            height: head.height + 1,
+            timestamp: timestamp.max(parent.timestamp),
+            proposer: self.params.proposer,
+            gas_limit: self.params.gas_limit,
+            base_fee_per_gas: self.params.base_fee_per_gas,
+            prev_randao: head.hash,
+            chain_id: self.params.chain_id,
+        })
+    }
+
+    /// Builds a block from the pool on top of the head, executes it, commits
+    /// it atomically with its state, then updates the pool and notifies
+    /// subscribers. Commits are reported (notifications, receipts visible)
+    /// only after the block is durably written.
+    pub fn produce_block(&self, timestamp: u64) -> Result<ProducedBlock, ChainError> {
+        let _guard = self.produce_lock.lock();
+        let env = self.next_block_env(timestamp)?;
+        let parent_hash = env.prev_randao;
+        let candidates = self.pool.best(self.params.block_txs_max, self.params.block_gas_max);
+        let mut executor = BlockExecutor::new(self.store.latest_state(), env.clone());
+        let mut included: Vec<RecoveredTx> = Vec::with_capacity(candidates.len());
+        let mut blocked_senders: HashSet<Address> = HashSet::new();
+        let mut rejected = 0;
+        for tx in candidates {
+            if blocked_senders.contains(&tx.sender) {
+                continue;
+            }
+            if executor.gas_used().saturating_add(tx.gas_limit()) > self.params.block_gas_max {
+                // Does not fit this block; it stays pooled for the next one, and the
+                // sender's later nonces must wait behind it.
+                blocked_senders.insert(tx.sender);
+                continue;
+            }
+            match executor.execute(&tx) {
+                Ok(_) => included.push(tx),
+                Err(ExecError::InvalidTransaction { reason, .. }) => {
+                    tracing::debug!(hash = %tx.hash, %reason, "dropping invalid pooled transaction");
+                    self.pool.remove_invalid(&tx.hash);
+                    blocked_senders.insert(tx.sender);
+                    rejected += 1;
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
+        let outcome = executor.finish();
+        let prepared = self.store.prepare_state(env.height, &outcome.changes)?;
+        let transactions: Vec<_> = included.iter().map(|t| t.tx.clone()).collect();
+        let schedule = Bytes::new();
+        let header = Header {
+            version: HEADER_VERSION,
+            chain_id: env.chain_id,
+            height: env.height,
+            view: 0,
+            proposer: env.proposer,
+            parent_hash,
+            transactions_root: phalanx_core_types::transactions_root(&transactions),
+            state_root: prepared.state_root,
+            receipts_root: outcome.receipts_root,
+            rw_digest: outcome.rw_digest,
+            schedule_hash: keccak256(&schedule),
+            logs_bloom: outcome.logs_bloom,
+            gas_used: outcome.gas_used,
+            gas_limit: env.gas_limit,
+            base_fee_per_gas: env.base_fee_per_gas,
+            timestamp: env.timestamp,
+        };
+        let block = Block { header, transactions, schedule };
+        self.store.commit_block(&block, &outcome.receipts, prepared)?;
+        self.pool.on_block_committed(&included, &self.store.latest_state());
+        // No subscriber is not an error.
+        let _ = self.heads.send(block.header.clone());
+        Ok(ProducedBlock { header: block.header, tx_count: included.len(), rejected })
+    }
+
+    /// The latest committed height.
+    pub fn height(&self) -> u64 {
+        self.store.head().map_or(0, |h| h.height)
+    }
+
+    /// The next nonce for `address` counting pooled transactions.
+    pub fn pending_nonce(&self, address: &Address) -> Result<u64, ChainError> {
+        let state = self.store.latest_state();
+        let nonce = state.account(address)?.map_or(0, |a| a.nonce);
+        Ok(self.pool.pending_nonce(address, nonce))
+    }
+
+    /// The hash of the current head.
+    pub fn head_hash(&self) -> B256 {
+        self.store.head().map_or(B256::ZERO, |h| h.hash)
+    }
+}
+
+fn load_genesis(path: &std::path::Path) -> Result<Genesis, ChainError> {
+    let err = |reason: String| ChainError::Genesis { path: path.display().to_string(), reason };
+    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+    Genesis::from_json(&text).map_err(|e| err(e.to_string()))
+}
+
+fn pool_config(config: &NodeConfig, genesis: &Genesis) -> PoolConfig {
+    PoolConfig {
+        chain_id: genesis.chain_id,
+        block_gas_limit: genesis.gas_limit,
+        base_fee_per_gas: genesis.base_fee_per_gas,
+        nonce_window: config.pool.nonce_window,
+        pool_txs_max: config.pool.pool_txs_max,
+        sender_txs_max: config.pool.sender_txs_max,
+        tx_bytes_max: config.pool.tx_bytes_max,
+        accept_unprotected: false,
+    }
+}

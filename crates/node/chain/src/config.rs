@@ -1,0 +1,137 @@
+//! Node configuration (TOML). Every field has a documented default so that a
+//! config file only needs what differs.
+
+use alloy_primitives::Address;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// How the single-node block producer paces blocks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProducerConfig {
+    /// Interval between block-production attempts while transactions are pending. Default 250.
+    pub block_interval_ms: u64,
+    /// With an empty pool, an empty block is still produced this often so that
+    /// clients see the chain advance. Default 1000.
+    pub idle_block_interval_ms: u64,
+    /// Most transactions in one block. Default 10_000.
+    pub block_txs_max: usize,
+    /// Most gas in one block; capped at the genesis gas limit. Default: the genesis gas limit.
+    pub block_gas_max: Option<u64>,
+}
+
+impl Default for ProducerConfig {
+    fn default() -> Self {
+        Self {
+            block_interval_ms: 250,
+            idle_block_interval_ms: 1000,
+            block_txs_max: 10_000,
+            block_gas_max: None,
+        }
+    }
+}
+
+/// Mempool limits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PoolSettings {
+    /// How far ahead of its state nonce a sender may queue transactions. Default 4096 (at least 1024).
+    pub nonce_window: u64,
+    /// Most transactions in the pool. Default 200_000.
+    pub pool_txs_max: usize,
+    /// Most transactions per sender. Default 8192.
+    pub sender_txs_max: usize,
+    /// Largest accepted raw transaction. Default 131_072 (128 KiB).
+    pub tx_bytes_max: usize,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self { nonce_window: 4096, pool_txs_max: 200_000, sender_txs_max: 8192, tx_bytes_max: 131_072 }
+    }
+}
+
+/// Configuration of one node (`phalanx node --config node.toml`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// Directory of the node's RocksDB database. Required.
+    pub data_dir: PathBuf,
+    /// Path of the genesis JSON (relative paths are relative to the config file). Required.
+    pub genesis: PathBuf,
+    /// This node's validator address: the `COINBASE` of the blocks it proposes. Required.
+    pub proposer: Address,
+    /// Block production pacing.
+    #[serde(default)]
+    pub producer: ProducerConfig,
+    /// Mempool limits.
+    #[serde(default)]
+    pub pool: PoolSettings,
+    /// JSON-RPC server.
+    #[serde(default)]
+    pub rpc: phalanx_rpc_eth::RpcConfig,
+}
+
+/// Why a configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The TOML is malformed or has unknown/missing fields.
+    #[error("config {path} is invalid: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message (names the field).
+        source: toml::de::Error,
+    },
+    /// A value is out of range.
+    #[error("config field `{field}` is invalid: {reason}")]
+    Invalid {
+        /// Which field.
+        field: &'static str,
+        /// What to fix.
+        reason: String,
+    },
+}
+
+impl NodeConfig {
+    /// Loads a TOML config; relative `data_dir`/`genesis` paths are resolved
+    /// against the config file's directory.
+    pub fn load(path: &std::path::Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let mut config: NodeConfig = toml::from_str(&text)
+            .map_err(|source| ConfigError::Parse { path: path.to_owned(), source })?;
+        let base = path.parent().unwrap_or(std::path::Path::new("."));
+        if config.data_dir.is_relative() {
+            config.data_dir = base.join(&config.data_dir);
+        }
+        if config.genesis.is_relative() {
+            config.genesis = base.join(&config.genesis);
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks ranges the node cannot run without.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |field, reason: &str| Err(ConfigError::Invalid { field, reason: reason.into() });
+        if self.pool.nonce_window < 1024 {
+            return invalid("pool.nonce_window", "must be at least 1024");
+        }
+        if self.producer.block_interval_ms == 0 {
+            return invalid("producer.block_interval_ms", "must be positive");
+        }
+        if self.producer.block_txs_max == 0 {
+            return invalid("producer.block_txs_max", "must be positive");
+        }
+        Ok(())
+    }
+}

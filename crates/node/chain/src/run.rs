@@ -1,0 +1,68 @@
+//! Starting and stopping a whole node.
+
+use crate::backend::NodeBackend;
+use crate::chain::{Chain, ChainError};
+use crate::config::NodeConfig;
+use crate::producer::{BlockProducer, SoloProducer};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Why a node could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The chain could not be opened or production failed.
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    /// The RPC server could not start (e.g. the port is taken).
+    #[error("cannot start JSON-RPC on {addr}: {reason} (is another node running? choose another port with [rpc] addr)")]
+    Rpc {
+        /// The configured address.
+        addr: SocketAddr,
+        /// The server's message.
+        reason: String,
+    },
+}
+
+/// A running node.
+#[derive(Debug)]
+pub struct NodeHandle {
+    /// The chain service.
+    pub chain: Arc<Chain>,
+    /// Where JSON-RPC listens (HTTP and WebSocket on one port).
+    pub rpc_addr: SocketAddr,
+    rpc: phalanx_rpc_eth::RpcServerHandle,
+    shutdown: watch::Sender<bool>,
+    producer: JoinHandle<Result<(), ChainError>>,
+}
+
+/// Opens the chain, starts JSON-RPC and the single-node block producer.
+pub async fn run_node(config: NodeConfig) -> Result<NodeHandle, RunError> {
+    let chain = Chain::open(&config)?;
+    let backend = Arc::new(NodeBackend::new(Arc::clone(&chain)));
+    let rpc = phalanx_rpc_eth::start_server(config.rpc.clone(), backend)
+        .await
+        .map_err(|e| RunError::Rpc { addr: config.rpc.addr, reason: e.to_string() })?;
+    let rpc_addr = rpc.local_addr();
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let producer: Box<dyn BlockProducer> = Box::new(SoloProducer::new(config.producer.clone()));
+    let producer = tokio::spawn(producer.run(Arc::clone(&chain), shutdown_rx));
+    Ok(NodeHandle { chain, rpc_addr, rpc, shutdown, producer })
+}
+
+impl NodeHandle {
+    /// Waits until the producer stops: returns its error, if any.
+    pub async fn wait(&mut self) -> Result<(), RunError> {
+        (&mut self.producer).await.expect("producer task panicked")?;
+        Ok(())
+    }
+
+    /// Stops block production and the RPC server; committed blocks are durable already.
+    pub async fn stop(self) -> Result<(), RunError> {
+        let _ = self.shutdown.send(true);
+        let result = self.producer.await.expect("producer task panicked");
+        self.rpc.stop();
+        result.map_err(RunError::from)
+    }
+}
