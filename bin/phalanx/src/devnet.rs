@@ -10,8 +10,11 @@ use std::time::Duration;
 
 /// Chain id of development chains.
 const DEVNET_CHAIN_ID: u64 = 7777;
-/// Development accounts prefunded and printed.
+/// Development accounts printed in the banner.
 const DEV_ACCOUNTS_SHOWN: usize = 5;
+/// Development accounts prefunded in the devnet genesis (tests and the load
+/// generator use the ones beyond those shown).
+const DEV_ACCOUNTS_FUNDED: usize = 20;
 
 /// Workloads `--load` can drive.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -62,11 +65,11 @@ fn prepare(dir: &Path, port: u16) -> anyhow::Result<PathBuf> {
         return Ok(config_path);
     }
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let keys = crate::keys::generate_validator(&dir.join("validator"), "devnet-0")?;
-    let dev = phalanx_tools_loadgen::dev_accounts(phalanx_tools_loadgen::DEV_ACCOUNTS_FUNDED);
+    let validator = crate::keys::generate_validator(&dir.join("validator"), "devnet-0")?;
+    let dev = phalanx_tools_loadgen::dev_accounts(DEV_ACCOUNTS_FUNDED);
     let genesis = crate::keys::build_genesis(
         DEVNET_CHAIN_ID,
-        vec![keys.validator.clone()],
+        vec![validator.clone()],
         BTreeMap::new(),
         &dev,
         100_000_000,
@@ -78,7 +81,7 @@ fn prepare(dir: &Path, port: u16) -> anyhow::Result<PathBuf> {
          data_dir = \"data\"\ngenesis = \"genesis.json\"\nproposer = \"{}\"\n\n\
          [producer]\nblock_interval_ms = 200\nidle_block_interval_ms = 1000\n\n\
          [rpc]\naddr = \"127.0.0.1:{port}\"\n",
-        keys.validator.address
+        validator.address
     );
     std::fs::write(&config_path, config)?;
     Ok(config_path)
@@ -150,6 +153,8 @@ async fn run_load(kind: LoadKind, url: String, accounts: usize, tps: Option<u64>
     config.accounts = accounts;
     config.rate_tps_max = tps;
     config.report_interval_ms = 5_000;
+    // Run until the devnet stops (the task is aborted then).
+    config.duration_ms = None;
     eprintln!("[load] {kind:?}: preparing {accounts} accounts…");
     let result = phalanx_tools_loadgen::run(config, |r| {
         println!(

@@ -44,13 +44,9 @@ pub(crate) struct GenesisArgs {
     out: PathBuf,
 }
 
-/// A validator's key material as written to disk.
-pub(crate) struct ValidatorKeys {
-    pub validator: Validator,
-    pub account: PrivateKeySigner,
-}
-
-pub(crate) fn generate_validator(dir: &Path, name: &str) -> anyhow::Result<ValidatorKeys> {
+/// Generates a validator's keys into `dir` (secrets owner-readable only) and
+/// returns its public description.
+pub(crate) fn generate_validator(dir: &Path, name: &str) -> anyhow::Result<Validator> {
     use ed25519_dalek::SigningKey;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let consensus = SigningKey::generate(&mut rand::rngs::OsRng);
@@ -63,7 +59,7 @@ pub(crate) fn generate_validator(dir: &Path, name: &str) -> anyhow::Result<Valid
     write_secret(&dir.join("consensus.key"), &hex::encode(consensus.to_bytes()))?;
     write_secret(&dir.join("account.key"), &hex::encode(account.to_bytes()))?;
     std::fs::write(dir.join("validator.json"), serde_json::to_string_pretty(&validator)?)?;
-    Ok(ValidatorKeys { validator, account })
+    Ok(validator)
 }
 
 /// Secrets are written owner-readable only.
@@ -81,10 +77,10 @@ fn write_secret(path: &Path, hex_secret: &str) -> anyhow::Result<()> {
 }
 
 pub(crate) fn keygen(args: KeygenArgs) -> anyhow::Result<()> {
-    let keys = generate_validator(&args.out, &args.name)?;
-    println!("validator `{}`", keys.validator.name);
-    println!("  address        {}", keys.validator.address);
-    println!("  consensus key  {}", keys.validator.consensus_key);
+    let validator = generate_validator(&args.out, &args.name)?;
+    println!("validator `{}`", validator.name);
+    println!("  address        {}", validator.address);
+    println!("  consensus key  {}", validator.consensus_key);
     println!("  written to     {}", args.out.display());
     Ok(())
 }

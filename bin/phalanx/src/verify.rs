@@ -49,7 +49,7 @@ pub(crate) fn run(args: VerifyArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut progress = Progress { what: "verified", total: head, last: Instant::now() };
     let report = store.verify_chain(&mut |h| progress.tick(h))?;
-    println!("{report}");
+    print_report(&report);
     if !report.is_ok() {
         bail!("chain verification failed");
     }
@@ -59,6 +59,21 @@ pub(crate) fn run(args: VerifyArgs) -> anyhow::Result<()> {
     }
     eprintln!("verified in {:.1}s", started.elapsed().as_secs_f64());
     Ok(())
+}
+
+fn print_report(report: &phalanx_storage_rocksdb::VerifyReport) {
+    use phalanx_storage_rocksdb::VerifyFailure;
+    println!(
+        "checked {} blocks, {} transactions, {} accounts, {} storage slots",
+        report.blocks_checked, report.transactions_checked, report.accounts_checked, report.slots_checked
+    );
+    match &report.failure {
+        None => println!("OK: every block re-hashes and links, and the state matches the head's state root"),
+        Some(VerifyFailure::Block { height, reason }) => println!("FAILED: block {height} does not verify: {reason}"),
+        Some(VerifyFailure::State { height, reason }) => {
+            println!("FAILED: state does not match the state root of head block {height}: {reason}")
+        }
+    }
 }
 
 /// Replays blocks 1..=head from genesis into a scratch store, comparing every

@@ -82,7 +82,7 @@ async fn alloy_and_web3py_use_the_devnet_unchanged() {
     // A transfer above the balance reverts with OpenZeppelin's custom error:
     // JSON-RPC error code 3 with the revert data, for eth_call and eth_estimateGas.
     let too_much = IERC20::transferCall { to: owner_addr, value: U256::from(1u64) };
-    let call = TransactionRequest::default().from(recipient.with_last_byte(0x99)).to(token_addr).input(too_much.abi_encode().into());
+    let call = TransactionRequest::default().from(Address::with_last_byte(0x99)).to(token_addr).input(too_much.abi_encode().into());
     for method in ["eth_call", "eth_estimateGas"] {
         let err = match method {
             "eth_call" => provider.call(&call).await.unwrap_err(),
@@ -91,7 +91,7 @@ async fn alloy_and_web3py_use_the_devnet_unchanged() {
         let payload = err.as_error_resp().unwrap_or_else(|| panic!("{method}: expected a JSON-RPC error, got {err}"));
         assert_eq!(payload.code, 3, "{method}: {payload:?}");
         let data: String = serde_json::from_str(payload.data.as_ref().unwrap().get()).unwrap();
-        let selector = &IERC20::ERC20InsufficientBalance::SELECTOR;
+        let selector = <IERC20::ERC20InsufficientBalance as alloy_sol_types::SolError>::SELECTOR;
         assert!(data.starts_with(&format!("0x{}", alloy_primitives::hex::encode(selector))), "{method}: {data}");
     }
 

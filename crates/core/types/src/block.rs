@@ -154,7 +154,10 @@ impl Block {
 pub fn decode_transaction(raw: &[u8]) -> Result<TxEnvelope, alloy_eips::eip2718::Eip2718Error> {
     let mut buf = raw;
     let tx = TxEnvelope::decode_2718(&mut buf)?;
-    if !buf.is_empty() {
+    // alloy 0.3's `decode_2718` does not advance `buf` past typed
+    // transactions, so trailing bytes are detected by length: a canonical
+    // encoding re-encodes to exactly the input.
+    if tx.encode_2718_len() != raw.len() {
         return Err(alloy_rlp::Error::UnexpectedLength.into());
     }
     Ok(tx)
@@ -207,6 +210,23 @@ mod tests {
         fn block_decoder_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
             let _ = Block::decode_canonical(&bytes);
         }
+    }
+
+    fn signed_1559() -> TxEnvelope {
+        use alloy_consensus::{SignableTransaction, TxEip1559};
+        let tx = TxEip1559 { chain_id: 1, nonce: 3, gas_limit: 21_000, ..Default::default() };
+        TxEnvelope::Eip1559(tx.into_signed(alloy_primitives::Signature::test_signature()))
+    }
+
+    #[test]
+    fn typed_transaction_roundtrips_and_rejects_trailing_bytes() {
+        let tx = signed_1559();
+        let mut raw = tx.encoded_2718();
+        assert_eq!(decode_transaction(&raw).unwrap(), tx);
+        let block = Block { header: Header::default(), transactions: vec![tx], schedule: Bytes::new() };
+        assert_eq!(Block::decode_canonical(&block.encode_canonical()).unwrap(), block);
+        raw.push(0);
+        assert!(decode_transaction(&raw).is_err());
     }
 
     #[test]

@@ -83,9 +83,12 @@ impl CallOutcome {
     }
 }
 
-/// Whether the request pays nothing per gas (no price fields given).
+/// Whether the request pays nothing per gas (price fields absent or zero,
+/// the condition under which geth skips the base-fee check for calls).
 fn is_free(req: &CallRequest) -> bool {
-    req.gas_price.is_none() && req.max_fee_per_gas.is_none()
+    req.gas_price.unwrap_or(0) == 0
+        && req.max_fee_per_gas.unwrap_or(0) == 0
+        && req.max_priority_fee_per_gas.unwrap_or(0) == 0
 }
 
 fn call_tx_env(env: &BlockEnv, req: &CallRequest) -> TxEnv {

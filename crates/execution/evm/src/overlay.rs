@@ -165,3 +165,74 @@ mod tests {
         assert_eq!(upper.block_hash(5).unwrap(), Some(B256::repeat_byte(5)));
     }
 }
+
+#[cfg(test)]
+mod equivalence {
+    use super::*;
+    use crate::MemoryState;
+    use phalanx_core_types::StorageChanges;
+    use proptest::prelude::*;
+
+    /// Few addresses and slots so that layers collide often.
+    fn address() -> impl Strategy<Value = Address> {
+        (0u8..4).prop_map(Address::repeat_byte)
+    }
+
+    fn changes() -> impl Strategy<Value = StateChanges> {
+        let account = proptest::option::weighted(0.7, (0u64..3, 0u64..3)).prop_map(|a| {
+            a.map(|(nonce, b)| Account { nonce, ..Account::with_balance(U256::from(b)) })
+        });
+        let storage = (any::<bool>(), proptest::collection::btree_map(0u64..4, 0u64..3, 0..4));
+        (
+            proptest::collection::btree_map(address(), account, 0..3),
+            proptest::collection::btree_map(address(), storage, 0..3),
+        )
+            .prop_map(|(accounts, storage)| {
+                let mut changes = StateChanges { accounts, ..Default::default() };
+                for (address, (wiped, slots)) in storage {
+                    let slots = slots.into_iter().map(|(s, v)| (U256::from(s), U256::from(v)));
+                    changes
+                        .storage
+                        .insert(address, StorageChanges { wiped, slots: slots.collect() });
+                }
+                // Keep StateChanges' invariant: deleted accounts have wiped storage.
+                for (address, account) in &changes.accounts {
+                    if account.is_none() {
+                        changes.storage.entry(*address).or_default().wiped = true;
+                    }
+                }
+                changes
+            })
+    }
+
+    proptest! {
+        /// Reading through stacked overlays equals applying every layer to a
+        /// flat state.
+        #[test]
+        fn overlay_reads_equal_flat_application(layers in proptest::collection::vec(changes(), 1..5)) {
+            let mut flat = MemoryState::default();
+            let mut lower = Overlay::new(MemoryState::default());
+            let split = layers.len() / 2;
+            for layer in &layers[..split] {
+                lower.apply(layer);
+                flat.apply(layer);
+            }
+            let mut upper = Overlay::new(lower);
+            for layer in &layers[split..] {
+                upper.apply(layer);
+                flat.apply(layer);
+            }
+            for a in 0u8..4 {
+                let address = Address::repeat_byte(a);
+                prop_assert_eq!(upper.account(&address).unwrap(), flat.account(&address).unwrap());
+                for slot in 0u64..4 {
+                    let slot = U256::from(slot);
+                    prop_assert_eq!(
+                        upper.storage(&address, &slot).unwrap(),
+                        flat.storage(&address, &slot).unwrap()
+                    );
+                }
+            }
+        }
+    }
+}

@@ -47,14 +47,31 @@ fn to_call_request(p: &CallParams) -> CallRequest {
 }
 
 impl NodeBackend {
-    /// Only the latest state is kept in the flat store; older heights are
-    /// refused with a clear error rather than answered wrongly.
-    fn check_latest(&self, height: u64) -> Result<(), BackendError> {
-        if height == self.chain.height() {
-            Ok(())
-        } else {
-            Err(BackendError::StateUnavailable { height })
-        }
+    /// The state after block `height`: the store keeps every version of the
+    /// state commitment, so historical heights are served too.
+    fn snapshot(&self, height: u64) -> Result<phalanx_storage_rocksdb::StateSnapshot, BackendError> {
+        self.chain.store().state_at(height).map_err(|e| match e {
+            phalanx_storage_rocksdb::StoreError::StateUnavailable { height } => {
+                BackendError::StateUnavailable { height }
+            }
+            other => internal(other),
+        })
+    }
+
+    /// The environment for executing a call "in" block `height`: the block
+    /// after it, as if the call were the next transaction.
+    fn call_env(&self, height: u64) -> Result<phalanx_execution_evm::BlockEnv, BackendError> {
+        let header = self
+            .chain
+            .store()
+            .header_by_height(height)
+            .map_err(internal)?
+            .ok_or(BackendError::StateUnavailable { height })?;
+        let mut env = self.chain.next_block_env(unix_seconds()).map_err(internal)?;
+        env.height = height + 1;
+        env.prev_randao = header.hash();
+        env.timestamp = env.timestamp.max(header.timestamp);
+        Ok(env)
     }
 }
 
@@ -88,8 +105,7 @@ impl EthBackend for NodeBackend {
     }
 
     fn state_at(&self, height: u64) -> Result<Arc<dyn StateView>, BackendError> {
-        self.check_latest(height)?;
-        Ok(Arc::new(self.chain.store().latest_state()))
+        Ok(Arc::new(self.snapshot(height)?))
     }
 
     fn pending_nonce(&self, address: &Address) -> Result<u64, BackendError> {
@@ -97,9 +113,8 @@ impl EthBackend for NodeBackend {
     }
 
     fn call(&self, request: &CallParams, height: u64) -> Result<CallResult, BackendError> {
-        self.check_latest(height)?;
-        let env = self.chain.next_block_env(unix_seconds()).map_err(internal)?;
-        let state = self.chain.store().latest_state();
+        let env = self.call_env(height)?;
+        let state = self.snapshot(height)?;
         let outcome = phalanx_execution_evm::call(state, &env, &to_call_request(request))
             .map_err(|e| BackendError::InvalidRequest { message: e.to_string() })?;
         Ok(match outcome {
@@ -110,9 +125,8 @@ impl EthBackend for NodeBackend {
     }
 
     fn estimate_gas(&self, request: &CallParams, height: u64) -> Result<EstimateResult, BackendError> {
-        self.check_latest(height)?;
-        let env = self.chain.next_block_env(unix_seconds()).map_err(internal)?;
-        let state = self.chain.store().latest_state();
+        let env = self.call_env(height)?;
+        let state = self.snapshot(height)?;
         match phalanx_execution_evm::estimate_gas(state, &env, &to_call_request(request)) {
             Ok(gas) => Ok(EstimateResult::Gas(gas)),
             Err(EstimateError::Reverted { output }) => Ok(EstimateResult::Revert { output }),

@@ -5,7 +5,7 @@
 use crate::config::NodeConfig;
 use alloy_primitives::{keccak256, Address, Bytes, B256};
 use parking_lot::Mutex;
-use phalanx_core_types::{Block, Genesis, Header, RecoveredTx, StateView, HEADER_VERSION};
+use phalanx_core_types::{Block, Genesis, Header, RecoveredTx, HEADER_VERSION};
 use phalanx_execution_evm::{BlockEnv, BlockExecutor, ExecError};
 use phalanx_node_txpool::{PoolConfig, TxPool};
 use phalanx_storage_rocksdb::{Store, StoreError, StoreOptions};

@@ -34,7 +34,8 @@ pub struct NodeHandle {
     pub rpc_addr: SocketAddr,
     rpc: phalanx_rpc_eth::RpcServerHandle,
     shutdown: watch::Sender<bool>,
-    producer: JoinHandle<Result<(), ChainError>>,
+    /// `None` once awaited.
+    producer: Option<JoinHandle<Result<(), ChainError>>>,
 }
 
 /// Opens the chain, starts JSON-RPC and the single-node block producer.
@@ -48,21 +49,32 @@ pub async fn run_node(config: NodeConfig) -> Result<NodeHandle, RunError> {
     let (shutdown, shutdown_rx) = watch::channel(false);
     let producer: Box<dyn BlockProducer> = Box::new(SoloProducer::new(config.producer.clone()));
     let producer = tokio::spawn(producer.run(Arc::clone(&chain), shutdown_rx));
-    Ok(NodeHandle { chain, rpc_addr, rpc, shutdown, producer })
+    Ok(NodeHandle { chain, rpc_addr, rpc, shutdown, producer: Some(producer) })
 }
 
 impl NodeHandle {
     /// Waits until the producer stops: returns its error, if any.
+    /// Returns at once if it already stopped.
     pub async fn wait(&mut self) -> Result<(), RunError> {
-        (&mut self.producer).await.expect("producer task panicked")?;
-        Ok(())
+        match self.producer.as_mut() {
+            Some(task) => {
+                let result = task.await.expect("producer task panicked");
+                self.producer = None;
+                result.map_err(RunError::from)
+            }
+            None => Ok(()),
+        }
     }
 
     /// Stops block production and the RPC server; committed blocks are durable already.
     pub async fn stop(self) -> Result<(), RunError> {
         let _ = self.shutdown.send(true);
-        let result = self.producer.await.expect("producer task panicked");
-        self.rpc.stop();
+        let result = match self.producer {
+            Some(task) => task.await.expect("producer task panicked"),
+            None => Ok(()),
+        };
+        // An error here only means the server had already stopped.
+        let _ = self.rpc.stop();
         result.map_err(RunError::from)
     }
 }

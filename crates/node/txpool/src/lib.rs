@@ -20,6 +20,8 @@ mod queues;
 mod validate;
 
 #[cfg(test)]
+mod fuzz_props;
+#[cfg(test)]
 mod test_utils;
 
 pub use config::{

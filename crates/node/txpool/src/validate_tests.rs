@@ -8,7 +8,6 @@ use alloy_consensus::{SignableTransaction, Signed, TxEip4844, TxEip4844Variant, 
 use alloy_eips::eip2930::{AccessList, AccessListItem};
 use alloy_network::TxSignerSync;
 use alloy_primitives::{keccak256, Address, Bytes, Parity, Signature, TxKind, B256};
-use proptest::prelude::*;
 
 use super::*;
 use crate::test_utils::{signer, Kind, Spec, CHAIN_ID};
@@ -221,40 +220,4 @@ fn typed_transactions_need_bare_y_parity() {
     let envelope = TxEnvelope::from(Signed::new_unchecked(tx, odd, B256::ZERO));
     let raw = envelope.encoded_2718();
     assert!(TxPool::validate_stateless(&config(), &raw).is_err());
-}
-
-proptest! {
-    /// The `tx_decode` fuzz target's property: arbitrary bytes never panic.
-    #[test]
-    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
-        let _ = TxPool::validate_stateless(&config(), &bytes);
-    }
-
-    /// Mutations of valid transactions never panic, and whatever is accepted
-    /// re-encodes to exactly its input and hashes to keccak256 of it.
-    #[test]
-    fn mutated_transactions_never_panic(
-        kind in prop_oneof![Just(Kind::Legacy), Just(Kind::Eip2930), Just(Kind::Eip1559)],
-        edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
-        cut in any::<prop::sample::Index>(),
-    ) {
-        let mut raw = Spec { kind, ..Spec::default() }.raw(&signer(0));
-        for (at, byte) in edits {
-            let i = at.index(raw.len());
-            raw[i] = byte;
-        }
-        let len = raw.len();
-        raw.truncate(len - cut.index(len / 4 + 1));
-        if let Ok(tx) = TxPool::validate_stateless(&config(), &raw) {
-            prop_assert_eq!(tx.tx.encoded_2718(), raw.clone());
-            prop_assert_eq!(tx.hash, keccak256(&raw));
-        }
-    }
-
-    /// The `block_decode` fuzz target's property: arbitrary bytes never panic
-    /// the block decoder.
-    #[test]
-    fn block_decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
-        let _ = phalanx_core_types::Block::decode_canonical(&bytes);
-    }
 }

@@ -56,7 +56,11 @@ pub trait EthApi {
 
     /// A block by number or tag.
     #[method(name = "eth_getBlockByNumber", blocking)]
-    fn block_by_number(&self, block: BlockNumberOrTag, full: Option<bool>) -> RpcResult<Option<RpcBlock>>;
+    fn block_by_number(
+        &self,
+        block: BlockNumberOrTag,
+        full: Option<bool>,
+    ) -> RpcResult<Option<RpcBlock>>;
 
     /// A block by hash.
     #[method(name = "eth_getBlockByHash", blocking)]
@@ -76,11 +80,19 @@ pub trait EthApi {
 
     /// Transaction `index` of the block with `hash`.
     #[method(name = "eth_getTransactionByBlockHashAndIndex", blocking)]
-    fn transaction_by_block_hash_and_index(&self, hash: B256, index: Index) -> RpcResult<Option<RpcTransaction>>;
+    fn transaction_by_block_hash_and_index(
+        &self,
+        hash: B256,
+        index: Index,
+    ) -> RpcResult<Option<RpcTransaction>>;
 
     /// Transaction `index` of the block named by `block`.
     #[method(name = "eth_getTransactionByBlockNumberAndIndex", blocking)]
-    fn transaction_by_block_number_and_index(&self, block: BlockNumberOrTag, index: Index) -> RpcResult<Option<RpcTransaction>>;
+    fn transaction_by_block_number_and_index(
+        &self,
+        block: BlockNumberOrTag,
+        index: Index,
+    ) -> RpcResult<Option<RpcTransaction>>;
 
     /// Receipt of a committed transaction.
     #[method(name = "eth_getTransactionReceipt", blocking)]
@@ -104,11 +116,21 @@ pub trait EthApi {
 
     /// A storage slot at a block.
     #[method(name = "eth_getStorageAt", blocking)]
-    fn storage_at(&self, address: Address, slot: JsonStorageKey, block: Option<BlockId>) -> RpcResult<B256>;
+    fn storage_at(
+        &self,
+        address: Address,
+        slot: JsonStorageKey,
+        block: Option<BlockId>,
+    ) -> RpcResult<B256>;
 
     /// Executes a call without committing; reverts are error code 3.
     #[method(name = "eth_call", blocking)]
-    fn call(&self, request: TransactionRequest, block: Option<BlockId>, state_overrides: Option<serde_json::Value>) -> RpcResult<Bytes>;
+    fn call(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        state_overrides: Option<serde_json::Value>,
+    ) -> RpcResult<Bytes>;
 
     /// Gas needed for a transaction; reverts are error code 3.
     #[method(name = "eth_estimateGas", blocking)]
@@ -124,7 +146,12 @@ pub trait EthApi {
 
     /// Base fees, gas-used ratios and tip percentiles of recent blocks.
     #[method(name = "eth_feeHistory", blocking)]
-    fn fee_history(&self, block_count: FlexibleU64, newest_block: BlockNumberOrTag, reward_percentiles: Option<Vec<f64>>) -> RpcResult<FeeHistory>;
+    fn fee_history(
+        &self,
+        block_count: FlexibleU64,
+        newest_block: BlockNumberOrTag,
+        reward_percentiles: Option<Vec<f64>>,
+    ) -> RpcResult<FeeHistory>;
 
     /// Submits a signed EIP-2718 transaction to the pool.
     #[method(name = "eth_sendRawTransaction", blocking)]
@@ -140,5 +167,9 @@ pub trait EthApi {
 
     /// `eth_subscribe("newHeads")`: pushes each committed header.
     #[subscription(name = "eth_subscribe" => "eth_subscription", unsubscribe = "eth_unsubscribe", item = crate::shapes::RpcHeader)]
-    async fn subscribe(&self, kind: String, params: Option<serde_json::Value>) -> SubscriptionResult;
+    async fn subscribe(
+        &self,
+        kind: String,
+        params: Option<serde_json::Value>,
+    ) -> SubscriptionResult;
 }

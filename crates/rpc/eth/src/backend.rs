@@ -56,8 +56,11 @@ pub trait EthBackend: Send + Sync + 'static {
 
     /// The smallest gas limit with which `request` succeeds on top of the
     /// state after block `height`, or why it never does.
-    fn estimate_gas(&self, request: &CallParams, height: u64)
-        -> Result<EstimateResult, BackendError>;
+    fn estimate_gas(
+        &self,
+        request: &CallParams,
+        height: u64,
+    ) -> Result<EstimateResult, BackendError>;
 
     /// Decodes the EIP-2718 bytes `raw`, checks them and admits them into the
     /// pool, returning the transaction hash. Admission failures are

@@ -11,7 +11,7 @@ use jsonrpsee::{PendingSubscriptionSink, SubscriptionMessage};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::api::{EthApiServer, TxpoolStatus};
-use crate::backend::{CallResult, EthBackend, EstimateResult};
+use crate::backend::{CallResult, EstimateResult, EthBackend};
 use crate::error::{backend_error, invalid_params, revert_error, server_error};
 use crate::fees::{fee_history, FeeHistory};
 use crate::logs::{get_logs, LogLimits};
@@ -22,7 +22,12 @@ use crate::shapes::{rpc_header, RpcBlock, RpcLog, RpcReceipt, RpcTransaction};
 
 /// The client version string, "phalanx/v<crate version>/<os>-<arch>".
 pub fn client_version() -> String {
-    format!("phalanx/v{}/{}-{}", env!("CARGO_PKG_VERSION"), std::env::consts::OS, std::env::consts::ARCH)
+    format!(
+        "phalanx/v{}/{}-{}",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    )
 }
 
 /// Serves the Ethereum API from an [`EthBackend`].
@@ -83,7 +88,11 @@ impl EthApiServer for EthRpc {
         Ok(U64::from(self.backend.latest_height()))
     }
 
-    fn block_by_number(&self, block: BlockNumberOrTag, full: Option<bool>) -> RpcResult<Option<RpcBlock>> {
+    fn block_by_number(
+        &self,
+        block: BlockNumberOrTag,
+        full: Option<bool>,
+    ) -> RpcResult<Option<RpcBlock>> {
         block_at(self.backend(), tag_height(self.backend(), block), full.unwrap_or(false))
     }
 
@@ -104,14 +113,22 @@ impl EthApiServer for EthRpc {
         lookups::transaction_by_hash(self.backend(), &hash)
     }
 
-    fn transaction_by_block_hash_and_index(&self, hash: B256, index: Index) -> RpcResult<Option<RpcTransaction>> {
+    fn transaction_by_block_hash_and_index(
+        &self,
+        hash: B256,
+        index: Index,
+    ) -> RpcResult<Option<RpcTransaction>> {
         match self.backend.block_by_hash(&hash).map_err(backend_error)? {
             Some(block) => transaction_in_block(&block, index.0 as u64),
             None => Ok(None),
         }
     }
 
-    fn transaction_by_block_number_and_index(&self, block: BlockNumberOrTag, index: Index) -> RpcResult<Option<RpcTransaction>> {
+    fn transaction_by_block_number_and_index(
+        &self,
+        block: BlockNumberOrTag,
+        index: Index,
+    ) -> RpcResult<Option<RpcTransaction>> {
         let height = tag_height(self.backend(), block);
         match self.backend.block_by_height(height).map_err(backend_error)? {
             Some(block) => transaction_in_block(&block, index.0 as u64),
@@ -126,10 +143,12 @@ impl EthApiServer for EthRpc {
     fn block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<RpcReceipt>>> {
         let height = match block {
             BlockId::Number(tag) => tag_height(self.backend(), tag),
-            BlockId::Hash(hash) => match self.backend.block_by_hash(&hash.block_hash).map_err(backend_error)? {
-                Some(block) => block.header.height,
-                None => return Ok(None),
-            },
+            BlockId::Hash(hash) => {
+                match self.backend.block_by_hash(&hash.block_hash).map_err(backend_error)? {
+                    Some(block) => block.header.height,
+                    None => return Ok(None),
+                }
+            }
         };
         lookups::block_receipts(self.backend(), height)
     }
@@ -161,13 +180,24 @@ impl EthApiServer for EthRpc {
         }
     }
 
-    fn storage_at(&self, address: Address, slot: JsonStorageKey, block: Option<BlockId>) -> RpcResult<B256> {
+    fn storage_at(
+        &self,
+        address: Address,
+        slot: JsonStorageKey,
+        block: Option<BlockId>,
+    ) -> RpcResult<B256> {
         let state = self.state(block)?;
-        let value = state.storage(&address, &storage_slot(&slot)).map_err(|e| backend_error(e.into()))?;
+        let value =
+            state.storage(&address, &storage_slot(&slot)).map_err(|e| backend_error(e.into()))?;
         Ok(B256::from(value))
     }
 
-    fn call(&self, request: TransactionRequest, block: Option<BlockId>, state_overrides: Option<serde_json::Value>) -> RpcResult<Bytes> {
+    fn call(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        state_overrides: Option<serde_json::Value>,
+    ) -> RpcResult<Bytes> {
         if state_overrides.is_some_and(|v| !v.is_null()) {
             return Err(invalid_params("state overrides are not supported"));
         }
@@ -205,7 +235,12 @@ impl EthApiServer for EthRpc {
         Ok(U256::from(self.backend.max_priority_fee_per_gas()))
     }
 
-    fn fee_history(&self, block_count: FlexibleU64, newest_block: BlockNumberOrTag, reward_percentiles: Option<Vec<f64>>) -> RpcResult<FeeHistory> {
+    fn fee_history(
+        &self,
+        block_count: FlexibleU64,
+        newest_block: BlockNumberOrTag,
+        reward_percentiles: Option<Vec<f64>>,
+    ) -> RpcResult<FeeHistory> {
         fee_history(self.backend(), block_count.0, newest_block, reward_percentiles.as_deref())
     }
 
@@ -225,9 +260,18 @@ impl EthApiServer for EthRpc {
         Ok(TxpoolStatus { pending: U64::from(status.pending), queued: U64::from(status.queued) })
     }
 
-    async fn subscribe(&self, pending: PendingSubscriptionSink, kind: String, params: Option<serde_json::Value>) -> SubscriptionResult {
+    async fn subscribe(
+        &self,
+        pending: PendingSubscriptionSink,
+        kind: String,
+        params: Option<serde_json::Value>,
+    ) -> SubscriptionResult {
         if kind != "newHeads" {
-            pending.reject(invalid_params(format!("unsupported subscription {kind:?}; only \"newHeads\" is served"))).await;
+            pending
+                .reject(invalid_params(format!(
+                    "unsupported subscription {kind:?}; only \"newHeads\" is served"
+                )))
+                .await;
             return Ok(());
         }
         if params.is_some_and(|p| !p.is_null()) {

@@ -55,10 +55,9 @@ pub fn transaction_in_block(block: &Block, index: u64) -> Lookup<RpcTransaction>
 /// A committed or pooled transaction by hash.
 pub fn transaction_by_hash(backend: &dyn EthBackend, hash: &B256) -> Lookup<RpcTransaction> {
     if let Some((height, index)) = backend.tx_location(hash).map_err(backend_error)? {
-        let block = backend
-            .block_by_height(height)
-            .map_err(backend_error)?
-            .ok_or_else(|| internal_error(format!("transaction {hash} indexed in missing block {height}")))?;
+        let block = backend.block_by_height(height).map_err(backend_error)?.ok_or_else(|| {
+            internal_error(format!("transaction {hash} indexed in missing block {height}"))
+        })?;
         return transaction_in_block(&block, u64::from(index));
     }
     Ok(backend.pool_transaction(hash).map(|tx| rpc_transaction(&tx, None)))
@@ -69,7 +68,8 @@ pub fn receipt_by_hash(backend: &dyn EthBackend, hash: &B256) -> Lookup<RpcRecei
     let Some((height, index)) = backend.tx_location(hash).map_err(backend_error)? else {
         return Ok(None);
     };
-    let missing = || internal_error(format!("transaction {hash} indexed in missing block {height}"));
+    let missing =
+        || internal_error(format!("transaction {hash} indexed in missing block {height}"));
     let block = backend.block_by_height(height).map_err(backend_error)?.ok_or_else(missing)?;
     let receipts = backend.receipts(height).map_err(backend_error)?.ok_or_else(missing)?;
     let index = index as usize;

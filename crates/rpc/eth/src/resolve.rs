@@ -24,12 +24,17 @@ pub fn tag_height(backend: &dyn EthBackend, tag: BlockNumberOrTag) -> u64 {
 /// The height of an existing block named by `id` (default `latest`), for
 /// state queries: unknown hashes and future numbers are -32000 errors with
 /// geth's messages.
-pub fn state_height(backend: &dyn EthBackend, id: Option<BlockId>) -> Result<u64, ErrorObjectOwned> {
+pub fn state_height(
+    backend: &dyn EthBackend,
+    id: Option<BlockId>,
+) -> Result<u64, ErrorObjectOwned> {
     match id.unwrap_or(BlockId::Number(BlockNumberOrTag::Latest)) {
         BlockId::Number(tag) => {
             let height = tag_height(backend, tag);
             if height > backend.latest_height() {
-                return Err(server_error(format!("header not found: block {height} is not committed yet")));
+                return Err(server_error(format!(
+                    "header not found: block {height} is not committed yet"
+                )));
             }
             Ok(height)
         }
@@ -37,7 +42,9 @@ pub fn state_height(backend: &dyn EthBackend, id: Option<BlockId>) -> Result<u64
             .block_by_hash(&hash.block_hash)
             .map_err(backend_error)?
             .map(|block| block.header.height)
-            .ok_or_else(|| server_error(format!("header not found: unknown block {}", hash.block_hash))),
+            .ok_or_else(|| {
+                server_error(format!("header not found: unknown block {}", hash.block_hash))
+            }),
     }
 }
 

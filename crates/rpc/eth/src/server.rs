@@ -1,6 +1,7 @@
 //! Starting and stopping the HTTP + WebSocket server.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use jsonrpsee::server::{BatchRequestConfig, Server, ServerHandle};
@@ -19,6 +20,9 @@ use crate::logs::LogLimits;
 pub struct RpcServerHandle {
     local_addr: SocketAddr,
     handle: ServerHandle,
+    /// Set by the first [`RpcServerHandle::stop`], shared by clones, so that
+    /// a second stop reports [`RpcError::AlreadyStopped`] deterministically.
+    stop_requested: Arc<AtomicBool>,
 }
 
 impl RpcServerHandle {
@@ -28,8 +32,12 @@ impl RpcServerHandle {
     }
 
     /// Asks the server to stop accepting connections and finish; returns at
-    /// once. Errors if it was already stopped.
+    /// once (await [`RpcServerHandle::stopped`] to wait). Errors if a stop was
+    /// already requested through this handle or a clone.
     pub fn stop(&self) -> Result<(), RpcError> {
+        if self.stop_requested.swap(true, Ordering::SeqCst) {
+            return Err(RpcError::AlreadyStopped);
+        }
         self.handle.stop().map_err(|_| RpcError::AlreadyStopped)
     }
 
@@ -70,5 +78,5 @@ pub async fn start_server(
     let local_addr = server.local_addr().map_err(bind_error)?;
     let handle = server.start(rpc_module(&config, backend));
     tracing::info!(%local_addr, "JSON-RPC server listening (HTTP and WebSocket)");
-    Ok(RpcServerHandle { local_addr, handle })
+    Ok(RpcServerHandle { local_addr, handle, stop_requested: Arc::new(AtomicBool::new(false)) })
 }

@@ -30,19 +30,25 @@ impl Default for StoreOptions {
 }
 
 impl StoreOptions {
-    /// The RocksDB database options these settings imply.
-    pub(crate) fn rocks_options(&self) -> rocksdb::Options {
+    /// The RocksDB options these settings imply, for the database and for
+    /// every column family. All of them share `cache`, so the bound holds for
+    /// the database as a whole.
+    pub(crate) fn rocks_options(&self, cache: &rocksdb::Cache) -> rocksdb::Options {
         let mut opts = rocksdb::Options::default();
         opts.create_if_missing(self.create_if_missing);
         opts.create_missing_column_families(self.create_if_missing);
         opts.set_max_open_files(self.open_files_max);
-        let cache = rocksdb::Cache::new_lru_cache(self.block_cache_bytes);
         let mut table = rocksdb::BlockBasedOptions::default();
-        table.set_block_cache(&cache);
+        table.set_block_cache(cache);
         // Point lookups (hash -> height, tx hash -> location, account reads)
         // dominate; bloom filters make misses cheap.
         table.set_bloom_filter(10.0, false);
         opts.set_block_based_table_factory(&table);
         opts
+    }
+
+    /// The one block cache all column families share.
+    pub(crate) fn block_cache(&self) -> rocksdb::Cache {
+        rocksdb::Cache::new_lru_cache(self.block_cache_bytes)
     }
 }

@@ -91,10 +91,11 @@ impl Store {
     /// and loads the head. After a crash this is exactly the last block whose
     /// commit returned `Ok`.
     pub fn open(path: &Path, options: StoreOptions) -> Result<Store, StoreError> {
-        let opts = options.rocks_options();
+        let cache = options.block_cache();
+        let opts = options.rocks_options(&cache);
         let cfs = COLUMN_FAMILIES
             .iter()
-            .map(|name| ColumnFamilyDescriptor::new(*name, options.rocks_options()));
+            .map(|name| ColumnFamilyDescriptor::new(*name, options.rocks_options(&cache)));
         let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(StoreError::rocks("opening"))?;
         let inner = Inner {
             db,

@@ -25,4 +25,4 @@ pub mod trie;
 
 pub use skip::SkipList;
 pub use state::{BlockHashes, MemoryState};
-pub use suite::{data_dir, json_files, run_parallel, CaseResult, Outcome, Summary};
+pub use suite::{data_dir, json_files, run_parallel, run_suite, CaseResult, FileRun, Outcome, Summary};

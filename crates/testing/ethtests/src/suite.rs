@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 /// Environment variable overriding the fixtures' location.
 pub const DATA_DIR_ENV: &str = "PHALANX_ETHTESTS_DIR";
@@ -109,16 +110,27 @@ pub struct CaseResult {
     pub outcome: Outcome,
 }
 
+/// The results of one fixture file and how long it took.
+#[derive(Debug, Clone)]
+pub struct FileRun {
+    /// The fixture file.
+    pub path: PathBuf,
+    /// Wall-clock time spent on it.
+    pub elapsed: Duration,
+    /// Its cases.
+    pub results: Vec<CaseResult>,
+}
+
 /// Runs `run` on every file with `threads` workers (files are handed out one
 /// at a time, so slow files do not stall a fixed partition). A panic while
-/// running a file is reported as that file's failure.
-pub fn run_parallel<F>(files: &[PathBuf], threads: usize, run: F) -> Vec<CaseResult>
+/// running a file is reported as that file's failure. Output is in file order.
+pub fn run_parallel<F>(files: &[PathBuf], threads: usize, run: F) -> Vec<FileRun>
 where
     F: Fn(&Path) -> Vec<CaseResult> + Sync,
 {
     let next = AtomicUsize::new(0);
     let threads = threads.clamp(1, THREADS_MAX);
-    let mut results: Vec<CaseResult> = std::thread::scope(|scope| {
+    let mut runs: Vec<FileRun> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 scope.spawn(|| {
@@ -126,17 +138,12 @@ where
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(path) = files.get(i) else { break };
-                        let caught =
-                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(path)));
-                        match caught {
-                            Ok(results) => out.extend(results),
-                            Err(panic) => out.push(CaseResult {
-                                file: path.display().to_string(),
-                                test: "*".into(),
-                                case: String::new(),
-                                outcome: Outcome::Fail(format!("panicked: {}", panic_text(&*panic))),
-                            }),
-                        }
+                        let start = Instant::now();
+                        out.push(FileRun {
+                            path: path.clone(),
+                            results: run_one(path, &run),
+                            elapsed: start.elapsed(),
+                        });
                     }
                     out
                 })
@@ -144,8 +151,20 @@ where
             .collect();
         workers.into_iter().flat_map(|w| w.join().expect("workers catch panics")).collect()
     });
-    results.sort_by(|a, b| (&a.file, &a.test, &a.case).cmp(&(&b.file, &b.test, &b.case)));
-    results
+    runs.sort_by(|a, b| a.path.cmp(&b.path));
+    runs
+}
+
+fn run_one<F: Fn(&Path) -> Vec<CaseResult>>(path: &Path, run: &F) -> Vec<CaseResult> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(path))) {
+        Ok(results) => results,
+        Err(panic) => vec![CaseResult {
+            file: path.display().to_string(),
+            test: "*".into(),
+            case: String::new(),
+            outcome: Outcome::Fail(format!("panicked: {}", panic_text(&*panic))),
+        }],
+    }
 }
 
 fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
@@ -173,8 +192,16 @@ where
         files.retain(|f| relative(&root, f).contains(&filter));
     }
     let skip = crate::SkipList::builtin();
-    let results = run_parallel(&files, threads_from_env(), |path| run(&root, path, &skip));
-    Ok(Summary::of(&results))
+    let runs = run_parallel(&files, threads_from_env(), |path| run(&root, path, &skip));
+    let mut summary = Summary::of(runs.iter().flat_map(|r| &r.results));
+    let mut by_time: Vec<&FileRun> = runs.iter().collect();
+    by_time.sort_by(|a, b| b.elapsed.cmp(&a.elapsed));
+    summary.slowest = by_time
+        .iter()
+        .take(SLOWEST_SHOWN)
+        .map(|r| (relative(&root, &r.path), r.elapsed))
+        .collect();
+    Ok(summary)
 }
 
 /// Counts and the failures of a suite run.
@@ -190,14 +217,19 @@ pub struct Summary {
     pub skip_reasons: BTreeMap<String, usize>,
     /// The failing cases, in file order.
     pub failures: Vec<CaseResult>,
+    /// The slowest files with their run time, slowest first.
+    pub slowest: Vec<(String, Duration)>,
 }
+
+/// How many of the slowest files a suite summary lists.
+pub const SLOWEST_SHOWN: usize = 5;
 
 /// How many failures [`Summary`]'s display lists.
 pub const FAILURES_SHOWN_MAX: usize = 20;
 
 impl Summary {
     /// Tallies results.
-    pub fn of(results: &[CaseResult]) -> Self {
+    pub fn of<'a>(results: impl IntoIterator<Item = &'a CaseResult>) -> Self {
         let mut s = Summary::default();
         for r in results {
             match &r.outcome {
@@ -222,6 +254,9 @@ impl fmt::Display for Summary {
         for (reason, n) in &self.skip_reasons {
             writeln!(f, "  skipped {n}: {reason}")?;
         }
+        for (file, elapsed) in &self.slowest {
+            writeln!(f, "  slow: {file} took {elapsed:.1?}")?;
+        }
         for r in self.failures.iter().take(FAILURES_SHOWN_MAX) {
             if let Outcome::Fail(why) = &r.outcome {
                 writeln!(f, "FAIL {} :: {} [{}]: {}", r.file, r.test, r.case, why)?;
@@ -241,7 +276,7 @@ mod tests {
     #[test]
     fn parallel_run_collects_everything_and_contains_panics() {
         let files: Vec<PathBuf> = (0..10).map(|i| PathBuf::from(format!("f{i}.json"))).collect();
-        let results = run_parallel(&files, 3, |p| {
+        let runs = run_parallel(&files, 3, |p| {
             if p == Path::new("f3.json") {
                 panic!("boom");
             }
@@ -252,7 +287,8 @@ mod tests {
                 outcome: Outcome::Pass,
             }]
         });
-        let summary = Summary::of(&results);
+        assert_eq!(runs.len(), 10);
+        let summary = Summary::of(runs.iter().flat_map(|r| &r.results));
         assert_eq!((summary.passed, summary.failed), (9, 1));
         assert!(summary.to_string().contains("boom"));
     }

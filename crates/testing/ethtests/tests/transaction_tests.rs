@@ -111,7 +111,6 @@ fn expected(case: &Value) -> Result<(Expected, bool), String> {
 /// Mainnet-like configuration that bounds nothing the fixtures do not test.
 fn config_for(raw: &[u8]) -> PoolConfig {
     PoolConfig {
-        block_gas_limit: u64::MAX,
         tx_bytes_max: raw.len().max(PoolConfig::default().tx_bytes_max),
         accept_unprotected: true,
         ..PoolConfig::new(1, u64::MAX, 0)

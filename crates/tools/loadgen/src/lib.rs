@@ -12,7 +12,7 @@ pub mod accounts;
 pub mod artifacts;
 mod config;
 mod error;
-mod ingest;
+pub mod ingest;
 pub mod rpc;
 mod runner;
 mod setup;

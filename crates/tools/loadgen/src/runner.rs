@@ -93,7 +93,7 @@ struct LoadState {
     addresses: Vec<Address>,
     senders: Vec<Sender>,
     tracker: SharedTracker,
-    rng: rand::rngs::ThreadRng,
+    rng: rand::rngs::StdRng,
     next_sender: usize,
     /// Transactions handed to the node (accepted or refused).
     attempted: u64,
@@ -120,7 +120,7 @@ impl LoadState {
             addresses,
             senders,
             tracker,
-            rng: rand::thread_rng(),
+            rng: <rand::rngs::StdRng as rand::SeedableRng>::from_entropy(),
             next_sender: 0,
             attempted: 0,
             sent: 0,

@@ -103,3 +103,16 @@ fn estimate_of_a_deployment_is_sufficient() {
     assert!(at(estimate).unwrap().is_success());
     assert!(!at(estimate - 1).unwrap().is_success());
 }
+
+#[test]
+fn zero_price_skips_the_base_fee_check_but_a_low_price_does_not() {
+    let (state, target) = state_with(STORE_AND_LOG);
+    let from = Some(key(1).address());
+    let free = CallRequest { from, to: Some(target), gas_price: Some(0), ..Default::default() };
+    assert!(call(&state, &env(), &free).unwrap().is_success());
+    let low = CallRequest { gas_price: Some(1), ..free };
+    match call(&state, &env(), &low) {
+        Err(ExecError::InvalidCall { reason }) => assert!(reason.contains("base fee"), "{reason}"),
+        other => panic!("expected invalid call, got {other:?}"),
+    }
+}

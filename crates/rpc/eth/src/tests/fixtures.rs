@@ -29,7 +29,9 @@ pub fn signer() -> PrivateKeySigner {
 }
 
 #[allow(deprecated)]
-fn sign<T: SignableTransaction<alloy_primitives::Signature>>(mut tx: T) -> alloy_consensus::Signed<T> {
+fn sign<T: SignableTransaction<alloy_primitives::Signature>>(
+    mut tx: T,
+) -> alloy_consensus::Signed<T> {
     let sig = signer().sign_transaction_sync(&mut tx).expect("signing works");
     tx.into_signed(sig)
 }
@@ -151,7 +153,12 @@ pub fn chain() -> MockBackend {
     creation.contract_address = Some(CREATED);
     let receipts1 = vec![
         receipt(&txs1[0], 21_000, 20, vec![]),
-        receipt(&txs1[1], 40_000, 30, vec![log(CONTRACT_A, &[T1, T2], &[1]), log(CONTRACT_A, &[T1], &[2])]),
+        receipt(
+            &txs1[1],
+            40_000,
+            30,
+            vec![log(CONTRACT_A, &[T1, T2], &[1]), log(CONTRACT_A, &[T1], &[2])],
+        ),
         creation,
     ];
     let (b1, r1) = block(1, genesis.hash(), txs1, receipts1);
@@ -161,7 +168,14 @@ pub fn chain() -> MockBackend {
 
     let mut state = MemState::default();
     let sender = signer().address();
-    state.accounts.insert(sender, Account { nonce: 4, balance: U256::from(10u64.pow(18)), ..Account::with_balance(U256::ZERO) });
+    state.accounts.insert(
+        sender,
+        Account {
+            nonce: 4,
+            balance: U256::from(10u64.pow(18)),
+            ..Account::with_balance(U256::ZERO)
+        },
+    );
     let code = Bytes::from_static(&[0x60, 0x01, 0x60, 0x00]);
     let code_hash = keccak256(&code);
     state.accounts.insert(CONTRACT_A, Account { nonce: 1, balance: U256::ZERO, code_hash });
@@ -175,7 +189,10 @@ pub fn chain() -> MockBackend {
 }
 
 /// The method table over `backend` with `config`'s limits.
-pub fn module(backend: MockBackend, config: &crate::RpcConfig) -> jsonrpsee::RpcModule<crate::EthRpc> {
+pub fn module(
+    backend: MockBackend,
+    config: &crate::RpcConfig,
+) -> jsonrpsee::RpcModule<crate::EthRpc> {
     crate::rpc_module(config, std::sync::Arc::new(backend))
 }
 
@@ -185,8 +202,10 @@ pub async fn call(
     method: &str,
     params: serde_json::Value,
 ) -> Result<serde_json::Value, serde_json::Value> {
-    let request = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-    let (response, _) = module.raw_json_request(&request.to_string(), 1).await.expect("valid request");
+    let request =
+        serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    let (response, _) =
+        module.raw_json_request(&request.to_string(), 1).await.expect("valid request");
     let mut response: serde_json::Value = serde_json::from_str(&response).expect("JSON response");
     match response.get_mut("result") {
         Some(result) => Ok(result.take()),

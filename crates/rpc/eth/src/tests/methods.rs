@@ -42,17 +42,22 @@ async fn block_tags_and_counts() {
     assert_eq!(call(&m, "eth_getBlockByNumber", json!(["0x9", false])).await.unwrap(), Value::Null);
     let by_hash = call(&m, "eth_getBlockByHash", json!([hashes[1], true])).await.unwrap();
     assert_eq!(by_hash["transactions"][1]["type"], "0x1");
-    assert_eq!(call(&m, "eth_getBlockByHash", json!([B256::ZERO, false])).await.unwrap(), Value::Null);
+    assert_eq!(
+        call(&m, "eth_getBlockByHash", json!([B256::ZERO, false])).await.unwrap(),
+        Value::Null
+    );
     let count = call(&m, "eth_getBlockTransactionCountByNumber", json!(["0x1"])).await.unwrap();
     assert_eq!(count, "0x3");
     let count = call(&m, "eth_getBlockTransactionCountByHash", json!([hashes[2]])).await.unwrap();
     assert_eq!(count, "0x1");
-    let tx = call(&m, "eth_getTransactionByBlockNumberAndIndex", json!(["0x1", "0x2"])).await.unwrap();
+    let tx =
+        call(&m, "eth_getTransactionByBlockNumberAndIndex", json!(["0x1", "0x2"])).await.unwrap();
     assert_eq!(tx["transactionIndex"], "0x2");
     let none = call(&m, "eth_getTransactionByBlockHashAndIndex", json!([hashes[1], "0x9"])).await;
     assert_eq!(none.unwrap(), Value::Null);
     let receipts = call(&m, "eth_getBlockReceipts", json!(["0x1"])).await.unwrap();
-    let logs: Vec<&Value> = receipts.as_array().unwrap().iter().flat_map(|r| r["logs"].as_array().unwrap()).collect();
+    let logs: Vec<&Value> =
+        receipts.as_array().unwrap().iter().flat_map(|r| r["logs"].as_array().unwrap()).collect();
     let indices: Vec<&Value> = logs.iter().map(|l| &l["logIndex"]).collect();
     assert_eq!(indices, [&json!("0x0"), &json!("0x1"), &json!("0x2")]);
 }
@@ -61,17 +66,27 @@ async fn block_tags_and_counts() {
 async fn state_queries() {
     let m = default_module();
     let sender = signer().address();
-    assert_eq!(call(&m, "eth_getTransactionCount", json!([sender, "latest"])).await.unwrap(), "0x4");
+    assert_eq!(
+        call(&m, "eth_getTransactionCount", json!([sender, "latest"])).await.unwrap(),
+        "0x4"
+    );
     assert_eq!(call(&m, "eth_getTransactionCount", json!([sender])).await.unwrap(), "0x4");
-    assert_eq!(call(&m, "eth_getTransactionCount", json!([sender, "pending"])).await.unwrap(), "0x5");
-    assert_eq!(call(&m, "eth_getBalance", json!([sender, "latest"])).await.unwrap(), "0xde0b6b3a7640000");
+    assert_eq!(
+        call(&m, "eth_getTransactionCount", json!([sender, "pending"])).await.unwrap(),
+        "0x5"
+    );
+    assert_eq!(
+        call(&m, "eth_getBalance", json!([sender, "latest"])).await.unwrap(),
+        "0xde0b6b3a7640000"
+    );
     assert_eq!(call(&m, "eth_getBalance", json!([Address::ZERO])).await.unwrap(), "0x0");
     assert_eq!(call(&m, "eth_getCode", json!([CONTRACT_A, "latest"])).await.unwrap(), "0x60016000");
     assert_eq!(call(&m, "eth_getCode", json!([sender, "latest"])).await.unwrap(), "0x");
     let slot = call(&m, "eth_getStorageAt", json!([CONTRACT_A, "0x1", "latest"])).await.unwrap();
     assert_eq!(slot, json!(B256::left_padding_from(&[0xab, 0xcd])));
     let slot_word = format!("{:#x}", B256::with_last_byte(1));
-    let same = call(&m, "eth_getStorageAt", json!([CONTRACT_A, slot_word, "latest"])).await.unwrap();
+    let same =
+        call(&m, "eth_getStorageAt", json!([CONTRACT_A, slot_word, "latest"])).await.unwrap();
     assert_eq!(same, slot);
     // EIP-1898 block objects.
     let by_hash = json!({"blockHash": keccak256([0u8])});
@@ -100,7 +115,9 @@ async fn call_and_estimate() {
     assert_eq!(err["data"], json!(boom_revert_data()));
     let err = call(&m, "eth_call", json!([{"to": HALTER}])).await.unwrap_err();
     assert_eq!(err, json!({"code": -32000, "message": "out of gas"}));
-    let err = call(&m, "eth_call", json!([{"to": CONTRACT_A}, "latest", {"0x00": {}}])).await.unwrap_err();
+    let err = call(&m, "eth_call", json!([{"to": CONTRACT_A}, "latest", {"0x00": {}}]))
+        .await
+        .unwrap_err();
     assert_eq!(err["code"], -32602);
 
     let gas = call(&m, "eth_estimateGas", json!([{"to": CONTRACT_A, "data": "0x1234"}])).await;
@@ -116,7 +133,8 @@ async fn fees() {
     // Base fee 7 + tip 1 gwei.
     assert_eq!(call(&m, "eth_gasPrice", json!([])).await.unwrap(), "0x3b9aca07");
     assert_eq!(call(&m, "eth_maxPriorityFeePerGas", json!([])).await.unwrap(), "0x3b9aca00");
-    let history = call(&m, "eth_feeHistory", json!(["0x2", "latest", [0.0, 50.0, 100.0]])).await.unwrap();
+    let history =
+        call(&m, "eth_feeHistory", json!(["0x2", "latest", [0.0, 50.0, 100.0]])).await.unwrap();
     assert_eq!(history["oldestBlock"], "0x1");
     assert_eq!(history["baseFeePerGas"], json!(["0x7", "0x7", "0x7"]));
     assert_eq!(history["gasUsedRatio"].as_array().unwrap().len(), 2);
@@ -139,7 +157,8 @@ async fn send_raw_transaction() {
     let tx = super::fixtures::eip1559_tx(9, Some(Address::repeat_byte(0x12)));
     let raw = alloy_eips::eip2718::Encodable2718::encoded_2718(&tx);
     let m = module(backend, &RpcConfig::default());
-    let hash = call(&m, "eth_sendRawTransaction", json!([alloy_primitives::Bytes::from(raw)])).await;
+    let hash =
+        call(&m, "eth_sendRawTransaction", json!([alloy_primitives::Bytes::from(raw)])).await;
     assert_eq!(hash.unwrap(), json!(tx.tx_hash()));
     let err = call(&m, "eth_sendRawTransaction", json!(["0x02ff"])).await.unwrap_err();
     assert_eq!(err["code"], -32000);

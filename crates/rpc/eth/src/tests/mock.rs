@@ -4,10 +4,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use alloy_primitives::{Address, Bytes, B256, U256};
+use phalanx_core_types::{Account, Block, Header, RecoveredTx, StateError, StateView, TxReceipt};
 use std::sync::Mutex;
-use phalanx_core_types::{
-    Account, Block, Header, RecoveredTx, StateError, StateView, TxReceipt,
-};
 use tokio::sync::broadcast;
 
 use crate::backend::{
@@ -137,7 +135,11 @@ impl EthBackend for MockBackend {
             _ => CallResult::Success { output: request.input.clone(), gas_used: 21_000 },
         })
     }
-    fn estimate_gas(&self, request: &CallParams, _height: u64) -> Result<EstimateResult, BackendError> {
+    fn estimate_gas(
+        &self,
+        request: &CallParams,
+        _height: u64,
+    ) -> Result<EstimateResult, BackendError> {
         Ok(match request.to {
             Some(REVERTER) => EstimateResult::Revert { output: boom_revert_data() },
             Some(HALTER) => EstimateResult::Halt { reason: "out of gas".into() },

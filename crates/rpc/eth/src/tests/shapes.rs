@@ -20,8 +20,22 @@ fn set(names: &[&str]) -> BTreeSet<String> {
 }
 
 const TX_COMMON: &[&str] = &[
-    "blockHash", "blockNumber", "transactionIndex", "hash", "from", "to", "nonce", "value", "gas",
-    "gasPrice", "input", "type", "chainId", "v", "r", "s",
+    "blockHash",
+    "blockNumber",
+    "transactionIndex",
+    "hash",
+    "from",
+    "to",
+    "nonce",
+    "value",
+    "gas",
+    "gasPrice",
+    "input",
+    "type",
+    "chainId",
+    "v",
+    "r",
+    "s",
 ];
 
 fn tx_json(hash: &B256) -> Value {
@@ -112,9 +126,24 @@ fn eip1559_transaction_shape_mined_and_pooled() {
 }
 
 const HEADER_KEYS: &[&str] = &[
-    "hash", "parentHash", "sha3Uncles", "miner", "stateRoot", "transactionsRoot", "receiptsRoot",
-    "logsBloom", "difficulty", "number", "gasLimit", "gasUsed", "timestamp", "extraData", "mixHash",
-    "nonce", "baseFeePerGas", "rwDigest",
+    "hash",
+    "parentHash",
+    "sha3Uncles",
+    "miner",
+    "stateRoot",
+    "transactionsRoot",
+    "receiptsRoot",
+    "logsBloom",
+    "difficulty",
+    "number",
+    "gasLimit",
+    "gasUsed",
+    "timestamp",
+    "extraData",
+    "mixHash",
+    "nonce",
+    "baseFeePerGas",
+    "rwDigest",
 ];
 
 #[test]
@@ -171,8 +200,15 @@ fn header_shape_for_new_heads() {
 }
 
 const LOG_KEYS: &[&str] = &[
-    "address", "topics", "data", "blockHash", "blockNumber", "transactionHash",
-    "transactionIndex", "logIndex", "removed",
+    "address",
+    "topics",
+    "data",
+    "blockHash",
+    "blockNumber",
+    "transactionHash",
+    "transactionIndex",
+    "logIndex",
+    "removed",
 ];
 
 #[test]
@@ -185,9 +221,21 @@ fn receipt_and_log_shape() {
     assert_eq!(
         keys(&json),
         set(&[
-            "transactionHash", "transactionIndex", "blockHash", "blockNumber", "from", "to",
-            "cumulativeGasUsed", "gasUsed", "effectiveGasPrice", "contractAddress", "logs",
-            "logsBloom", "type", "status", "rwHash",
+            "transactionHash",
+            "transactionIndex",
+            "blockHash",
+            "blockNumber",
+            "from",
+            "to",
+            "cumulativeGasUsed",
+            "gasUsed",
+            "effectiveGasPrice",
+            "contractAddress",
+            "logs",
+            "logsBloom",
+            "type",
+            "status",
+            "rwHash",
         ])
     );
     assert_eq!(json["status"], "0x1");

@@ -130,3 +130,62 @@ fn proofs_verify_against_header_state_root() {
         Err(StoreError::StateUnavailable { height: 2 })
     ));
 }
+
+#[test]
+fn commitment_cost_follows_the_writes_not_the_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_with_genesis(dir.path());
+    let mut big = StateChanges::default();
+    for i in 0..3_000u64 {
+        let account = Account::with_balance(U256::from(i));
+        big.accounts.insert(Address::left_padding_from(&i.to_be_bytes()), Some(account));
+    }
+    commit(&store, &big, vec![]);
+    // One changed account rewrites only the nodes on its path (root, a few
+    // internal levels, the leaf), however large the state is.
+    let prepared = store.prepare_state(2, &set_balance(addr(1), 5)).unwrap();
+    let nodes = prepared.tree.node_batch.nodes().len();
+    assert!(nodes <= 8, "{nodes} nodes written for one account");
+}
+
+#[test]
+fn store_is_shareable_across_threads() {
+    fn assert_shareable<T: Clone + Send + Sync + 'static>() {}
+    assert_shareable::<Store>();
+    assert_shareable::<crate::StateSnapshot>();
+}
+
+#[test]
+fn snapshots_stay_consistent_during_concurrent_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = StoreOptions { sync_writes: false, ..StoreOptions::default() };
+    let store = Store::open(dir.path(), options).unwrap();
+    store.init_genesis(&genesis()).unwrap();
+    let pinned = store.latest_state();
+    let writer = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            for h in 1..=40u64 {
+                commit(&store, &set_balance(addr(1), h), vec![]);
+            }
+        })
+    };
+    let genesis_balance = U256::from(1_000_000u64);
+    // Block h sets the balance of addr(1) to h: every snapshot must show
+    // exactly the balance of its own height, whatever is being written.
+    loop {
+        let finished = writer.is_finished();
+        assert_eq!(pinned.account(&addr(1)).unwrap().unwrap().balance, genesis_balance);
+        let latest = store.latest_state();
+        let balance = latest.account(&addr(1)).unwrap().unwrap().balance;
+        match latest.height().unwrap() {
+            0 => assert_eq!(balance, genesis_balance),
+            h => assert_eq!(balance, U256::from(h)),
+        }
+        if finished {
+            break;
+        }
+    }
+    writer.join().unwrap();
+    assert_eq!(store.head().unwrap().height, 40);
+}
