@@ -107,6 +107,8 @@ fn run_web3py(url: &str) {
         .arg(root.join("tests/python/run.sh"))
         .env("PHALANX_RPC_URL", url)
         .env("PHALANX_DEV_KEY", key)
+        .env("PHALANX_WS_URL", url.replace("http://", "ws://"))
+        .env("PHALANX_CHAIN_ID", "7777")
         .current_dir(&root)
         .status()
         .expect("run tests/python/run.sh");

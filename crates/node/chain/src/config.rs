@@ -135,3 +135,33 @@ impl NodeConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documented_example_config_loads_with_defaults() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../docs/node.example.toml");
+        let config = NodeConfig::load(&path).expect("docs/node.example.toml must stay valid");
+        assert_eq!(config.producer, ProducerConfig::default());
+        assert_eq!(config.pool, PoolSettings::default());
+        assert_eq!(config.rpc.addr, phalanx_rpc_eth::RpcConfig::default().addr);
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        std::fs::write(&path, "data_dir = \"d\"\ngenesis = \"g\"\nproposer = \"0x00000000000000000000000000000000000000aa\"\nblock_intervl_ms = 5\n").unwrap();
+        assert!(matches!(NodeConfig::load(&path), Err(ConfigError::Parse { .. })));
+    }
+
+    #[test]
+    fn small_nonce_window_is_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        std::fs::write(&path, "data_dir = \"d\"\ngenesis = \"g\"\nproposer = \"0x00000000000000000000000000000000000000aa\"\n[pool]\nnonce_window = 10\n").unwrap();
+        assert!(matches!(NodeConfig::load(&path), Err(ConfigError::Invalid { field: "pool.nonce_window", .. })));
+    }
+}

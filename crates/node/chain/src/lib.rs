@@ -19,3 +19,6 @@ pub use chain::{Chain, ChainError, ChainParams, ProducedBlock};
 pub use config::{ConfigError, NodeConfig, PoolSettings, ProducerConfig};
 pub use producer::{unix_seconds, BlockProducer, SoloProducer};
 pub use run::{run_node, NodeHandle, RunError};
+
+#[cfg(test)]
+mod tests;

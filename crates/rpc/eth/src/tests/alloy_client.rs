@@ -45,7 +45,8 @@ async fn alloy_http_provider_reads_everything() {
     assert_eq!(history.oldest_block, 1);
     assert_eq!(history.base_fee_per_gas.len(), 3);
 
-    let request = TransactionRequest::default().with_to(CONTRACT_A).with_input(Bytes::from_static(&[7]));
+    let request =
+        TransactionRequest::default().with_to(CONTRACT_A).with_input(Bytes::from_static(&[7]));
     assert_eq!(provider.call(&request).await.unwrap(), Bytes::from_static(&[7]));
     assert_eq!(provider.estimate_gas(&request).await.unwrap(), 21_016);
     let reverting = TransactionRequest::default().with_to(REVERTER);

@@ -1,0 +1,114 @@
+//! Chain service tests on a real RocksDB in a temporary directory.
+
+use crate::{Chain, NodeConfig, PoolSettings, ProducerConfig};
+use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+use alloy_eips::eip2718::Encodable2718;
+use alloy_network::TxSignerSync;
+use alloy_primitives::{Address, TxKind, U256};
+use alloy_signer_local::PrivateKeySigner;
+use phalanx_core_types::{Genesis, GenesisAccount, StateView, Validator};
+use std::sync::Arc;
+
+const CHAIN_ID: u64 = 99;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    chain: Arc<Chain>,
+    signer: PrivateKeySigner,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let signer = PrivateKeySigner::random();
+    let mut genesis = Genesis {
+        chain_id: CHAIN_ID,
+        timestamp: 1,
+        gas_limit: 30_000_000,
+        base_fee_per_gas: 7,
+        validators: vec![Validator {
+            name: "v".into(),
+            address: Address::repeat_byte(0xaa),
+            consensus_key: format!("0x{}", "11".repeat(32)),
+        }],
+        alloc: Default::default(),
+    };
+    genesis.alloc.insert(signer.address(), GenesisAccount { balance: U256::from(10u64.pow(18)), ..Default::default() });
+    let genesis_path = dir.path().join("genesis.json");
+    std::fs::write(&genesis_path, serde_json::to_string(&genesis).unwrap()).unwrap();
+    let config = NodeConfig {
+        data_dir: dir.path().join("data"),
+        genesis: genesis_path,
+        proposer: Address::repeat_byte(0xaa),
+        producer: ProducerConfig::default(),
+        pool: PoolSettings::default(),
+        rpc: Default::default(),
+    };
+    let chain = Chain::open(&config).unwrap();
+    Fixture { _dir: dir, chain, signer }
+}
+
+fn transfer(signer: &PrivateKeySigner, nonce: u64, value: u64, gas_limit: u64) -> Vec<u8> {
+    let mut tx = TxEip1559 {
+        chain_id: CHAIN_ID,
+        nonce,
+        gas_limit: gas_limit.into(),
+        max_fee_per_gas: 100,
+        max_priority_fee_per_gas: 3,
+        to: TxKind::Call(Address::repeat_byte(0x42)),
+        value: U256::from(value),
+        ..Default::default()
+    };
+    let sig = signer.sign_transaction_sync(&mut tx).unwrap();
+    TxEnvelope::Eip1559(tx.into_signed(sig)).encoded_2718()
+}
+
+#[test]
+fn produced_block_includes_pooled_transactions_and_pays_the_proposer() {
+    let f = fixture();
+    let state = f.chain.store().latest_state();
+    for nonce in 0..3 {
+        f.chain.pool().add_raw(&transfer(&f.signer, nonce, 1000, 21_000), &state).unwrap();
+    }
+    let mut heads = f.chain.subscribe_heads();
+    let produced = f.chain.produce_block(10).unwrap();
+    assert_eq!((produced.header.height, produced.tx_count, produced.rejected), (1, 3, 0));
+    assert_eq!(heads.try_recv().unwrap(), produced.header);
+    assert_eq!(f.chain.pool().status().pending, 0);
+    let state = f.chain.store().latest_state();
+    let recipient = state.account(&Address::repeat_byte(0x42)).unwrap().unwrap();
+    assert_eq!(recipient.balance, U256::from(3000));
+    let proposer = state.account(&Address::repeat_byte(0xaa)).unwrap().unwrap();
+    assert_eq!(proposer.balance, U256::from(3 * 21_000 * 3), "priority fee of 3 wei/gas on three transfers");
+    assert_eq!(f.chain.pending_nonce(&f.signer.address()).unwrap(), 3);
+    let receipts = f.chain.store().receipts(1).unwrap().unwrap();
+    assert_eq!(receipts.len(), 3);
+    assert_eq!(receipts[2].cumulative_gas_used, 63_000);
+}
+
+#[test]
+fn timestamps_never_go_backwards_and_empty_blocks_commit() {
+    let f = fixture();
+    let a = f.chain.produce_block(100).unwrap();
+    let b = f.chain.produce_block(50).unwrap();
+    assert_eq!(b.header.timestamp, 100, "a clock step back must not make time run backwards on chain");
+    assert_eq!(b.header.parent_hash, a.header.hash());
+    assert_eq!(f.chain.height(), 2);
+    assert!(f.chain.store().verify_chain(&mut |_| {}).unwrap().is_ok());
+}
+
+#[test]
+fn transactions_that_became_invalid_are_dropped_not_committed() {
+    let f = fixture();
+    let state = f.chain.store().latest_state();
+    // Each transfer is affordable alone, but together they overdraw the account:
+    // the pool admits both (it checks each against the balance), the executor
+    // rejects the second, and the producer drops it from the pool.
+    let balance = 10u64.pow(18);
+    let spend = balance / 2;
+    f.chain.pool().add_raw(&transfer(&f.signer, 0, spend, 21_000), &state).unwrap();
+    f.chain.pool().add_raw(&transfer(&f.signer, 1, spend, 21_000), &state).unwrap();
+    let produced = f.chain.produce_block(10).unwrap();
+    assert_eq!((produced.tx_count, produced.rejected), (1, 1));
+    assert!(f.chain.pool().is_empty());
+    assert!(f.chain.store().verify_chain(&mut |_| {}).unwrap().is_ok());
+}
