@@ -48,10 +48,14 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     for (i, &batch) in args.batch.iter().enumerate() {
         // Each run signs with a different slice of funded accounts so nonces never collide.
         let funder = phalanx_tools_loadgen::dev_accounts(i + 2).remove(i + 1);
-        let report = phalanx_tools_loadgen::bench_ingest(&args.rpc, &funder, args.txs, batch).await?;
+        let report =
+            phalanx_tools_loadgen::bench_ingest(&args.rpc, &funder, args.txs, batch).await?;
         println!(
             "{:>6} {:>10} {:>12.0} {:>10.2}",
-            batch, report.accepted, report.accepted_tps, report.elapsed_ms as f64 / 1000.0
+            batch,
+            report.accepted,
+            report.accepted_tps,
+            report.elapsed_ms as f64 / 1000.0
         );
     }
     Ok(())

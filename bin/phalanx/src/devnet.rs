@@ -92,7 +92,8 @@ pub(crate) async fn run(args: DevnetArgs) -> anyhow::Result<()> {
         anyhow::bail!("--validators {} is not supported yet: multi-validator devnets arrive with consensus; use --validators 1", args.validators);
     }
     if args.fresh && args.dir.exists() {
-        std::fs::remove_dir_all(&args.dir).with_context(|| format!("removing {}", args.dir.display()))?;
+        std::fs::remove_dir_all(&args.dir)
+            .with_context(|| format!("removing {}", args.dir.display()))?;
     }
     let config_path = prepare(&args.dir, args.port)?;
     let mut config = phalanx_node_chain::NodeConfig::load(&config_path)?;
@@ -106,10 +107,16 @@ pub(crate) async fn run(args: DevnetArgs) -> anyhow::Result<()> {
         loop {
             tick.tick().await;
             let pool = chain.pool().status();
-            eprintln!("[devnet] height {}  pool pending {} queued {}", chain.height(), pool.pending, pool.queued);
+            eprintln!(
+                "[devnet] height {}  pool pending {} queued {}",
+                chain.height(),
+                pool.pending,
+                pool.queued
+            );
         }
     });
-    let load = args.load.map(|kind| tokio::spawn(run_load(kind, url, args.load_accounts, args.load_tps)));
+    let load =
+        args.load.map(|kind| tokio::spawn(run_load(kind, url, args.load_accounts, args.load_tps)));
     let result = match args.duration_secs {
         Some(secs) => {
             tokio::select! {
@@ -135,7 +142,9 @@ fn print_banner(node: &phalanx_node_chain::NodeHandle, dir: &Path) {
     println!("  JSON-RPC   http://{0}   ws://{0}", node.rpc_addr);
     println!("  chain id   {}", params.chain_id);
     println!("  height     {}", node.chain.height());
-    println!("  Development accounts (1,000,000 ETH each; NEVER use these keys on a real network):");
+    println!(
+        "  Development accounts (1,000,000 ETH each; NEVER use these keys on a real network):"
+    );
     for (i, signer) in phalanx_tools_loadgen::dev_accounts(DEV_ACCOUNTS_SHOWN).iter().enumerate() {
         println!("  ({i}) {}  key 0x{}", signer.address(), hex::encode(signer.to_bytes()));
     }

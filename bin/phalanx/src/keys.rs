@@ -71,7 +71,9 @@ fn write_secret(path: &Path, hex_secret: &str) -> anyhow::Result<()> {
         .write(true)
         .mode(0o600)
         .open(path)
-        .with_context(|| format!("creating {} (refusing to overwrite an existing key)", path.display()))?;
+        .with_context(|| {
+            format!("creating {} (refusing to overwrite an existing key)", path.display())
+        })?;
     f.write_all(hex_secret.as_bytes())?;
     Ok(())
 }
@@ -99,7 +101,9 @@ pub(crate) fn build_genesis(
     base_fee: u64,
 ) -> anyhow::Result<Genesis> {
     for signer in dev_accounts {
-        alloc.entry(signer.address()).or_insert(GenesisAccount { balance: dev_balance(), ..Default::default() });
+        alloc
+            .entry(signer.address())
+            .or_insert(GenesisAccount { balance: dev_balance(), ..Default::default() });
     }
     let genesis = Genesis {
         chain_id,
@@ -118,21 +122,30 @@ pub(crate) fn genesis(args: GenesisArgs) -> anyhow::Result<()> {
         .validators
         .iter()
         .map(|p| {
-            let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-            serde_json::from_str::<Validator>(&text).with_context(|| format!("parsing {}", p.display()))
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            serde_json::from_str::<Validator>(&text)
+                .with_context(|| format!("parsing {}", p.display()))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let alloc = match &args.alloc {
         Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
             serde_json::from_str(&text).with_context(|| format!("parsing alloc {}", p.display()))?
         }
         None => BTreeMap::new(),
     };
     let dev = phalanx_tools_loadgen::dev_accounts(args.dev_accounts);
-    let genesis = build_genesis(args.chain_id, validators, alloc, &dev, args.gas_limit, args.base_fee)?;
+    let genesis =
+        build_genesis(args.chain_id, validators, alloc, &dev, args.gas_limit, args.base_fee)?;
     std::fs::write(&args.out, serde_json::to_string_pretty(&genesis)?)
         .with_context(|| format!("writing {}", args.out.display()))?;
-    println!("wrote {} ({} validators, {} accounts)", args.out.display(), genesis.validators.len(), genesis.alloc.len());
+    println!(
+        "wrote {} ({} validators, {} accounts)",
+        args.out.display(),
+        genesis.validators.len(),
+        genesis.alloc.len()
+    );
     Ok(())
 }

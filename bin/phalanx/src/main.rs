@@ -13,7 +13,11 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "phalanx", version, about = "Phalanx: a permissioned EVM chain with parallel execution")]
+#[command(
+    name = "phalanx",
+    version,
+    about = "Phalanx: a permissioned EVM chain with parallel execution"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -73,7 +77,9 @@ async fn run_node(config_path: PathBuf) -> anyhow::Result<()> {
 }
 
 /// Runs until Ctrl-C / SIGTERM or until the node fails.
-pub(crate) async fn wait_for_shutdown(mut node: phalanx_node_chain::NodeHandle) -> anyhow::Result<()> {
+pub(crate) async fn wait_for_shutdown(
+    mut node: phalanx_node_chain::NodeHandle,
+) -> anyhow::Result<()> {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}

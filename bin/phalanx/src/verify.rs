@@ -41,10 +41,14 @@ impl Progress {
 
 pub(crate) fn run(args: VerifyArgs) -> anyhow::Result<()> {
     if !args.data.exists() {
-        bail!("{} does not exist: pass the node's data directory (e.g. ./devnet/data)", args.data.display());
+        bail!(
+            "{} does not exist: pass the node's data directory (e.g. ./devnet/data)",
+            args.data.display()
+        );
     }
     let options = StoreOptions { create_if_missing: false, ..Default::default() };
-    let store = Store::open(&args.data, options).with_context(|| format!("opening {}", args.data.display()))?;
+    let store = Store::open(&args.data, options)
+        .with_context(|| format!("opening {}", args.data.display()))?;
     let head = store.head().map_or(0, |h| h.height);
     let started = Instant::now();
     let mut progress = Progress { what: "verified", total: head, last: Instant::now() };
@@ -54,7 +58,8 @@ pub(crate) fn run(args: VerifyArgs) -> anyhow::Result<()> {
         bail!("chain verification failed");
     }
     if args.reexecute {
-        let genesis_path = args.genesis.clone().unwrap_or_else(|| args.data.join("../genesis.json"));
+        let genesis_path =
+            args.genesis.clone().unwrap_or_else(|| args.data.join("../genesis.json"));
         reexecute(&store, &genesis_path, head)?;
     }
     eprintln!("verified in {:.1}s", started.elapsed().as_secs_f64());
@@ -65,11 +70,18 @@ fn print_report(report: &phalanx_storage_rocksdb::VerifyReport) {
     use phalanx_storage_rocksdb::VerifyFailure;
     println!(
         "checked {} blocks, {} transactions, {} accounts, {} storage slots",
-        report.blocks_checked, report.transactions_checked, report.accounts_checked, report.slots_checked
+        report.blocks_checked,
+        report.transactions_checked,
+        report.accounts_checked,
+        report.slots_checked
     );
     match &report.failure {
-        None => println!("OK: every block re-hashes and links, and the state matches the head's state root"),
-        Some(VerifyFailure::Block { height, reason }) => println!("FAILED: block {height} does not verify: {reason}"),
+        None => println!(
+            "OK: every block re-hashes and links, and the state matches the head's state root"
+        ),
+        Some(VerifyFailure::Block { height, reason }) => {
+            println!("FAILED: block {height} does not verify: {reason}")
+        }
         Some(VerifyFailure::State { height, reason }) => {
             println!("FAILED: state does not match the state root of head block {height}: {reason}")
         }
@@ -91,7 +103,8 @@ fn reexecute(store: &Store, genesis_path: &Path, head: u64) -> anyhow::Result<()
     }
     let mut progress = Progress { what: "re-executed", total: head, last: Instant::now() };
     for height in 1..=head {
-        let block = store.block_by_height(height)?.with_context(|| format!("block {height} missing"))?;
+        let block =
+            store.block_by_height(height)?.with_context(|| format!("block {height} missing"))?;
         let h = &block.header;
         let txs = block
             .transactions
@@ -123,7 +136,11 @@ fn reexecute(store: &Store, genesis_path: &Path, head: u64) -> anyhow::Result<()
             }
         }
         if outcome.gas_used != h.gas_used {
-            bail!("block {height}: re-executed gas {} differs from the stored {}", outcome.gas_used, h.gas_used);
+            bail!(
+                "block {height}: re-executed gas {} differs from the stored {}",
+                outcome.gas_used,
+                h.gas_used
+            );
         }
         fresh.commit_block(&block, &outcome.receipts, prepared)?;
         progress.tick(height);

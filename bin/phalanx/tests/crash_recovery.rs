@@ -51,8 +51,12 @@ async fn load_and_observe(
                 Err(_) => *nonce = pending_nonce(url, signer.address()).await,
             }
         }
-        if let Ok(block) = rpc(url, "eth_getBlockByNumber", serde_json::json!(["latest", false])).await {
-            let n = u64::from_str_radix(block["number"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
+        if let Ok(block) =
+            rpc(url, "eth_getBlockByNumber", serde_json::json!(["latest", false])).await
+        {
+            let n =
+                u64::from_str_radix(block["number"].as_str().unwrap().trim_start_matches("0x"), 16)
+                    .unwrap();
             seen.insert(n, block["hash"].as_str().unwrap().to_string());
         }
     }
@@ -65,15 +69,24 @@ async fn pending_nonce(url: &str, who: Address) -> u64 {
 
 async fn check_seen_blocks_survive(url: &str, seen: &BTreeMap<u64, String>, round: usize) {
     for (n, hash) in seen {
-        let block = rpc(url, "eth_getBlockByNumber", serde_json::json!([format!("0x{n:x}"), false])).await.unwrap();
-        assert!(!block.is_null(), "round {round}: block {n}, reported committed before the crash, is missing");
+        let block =
+            rpc(url, "eth_getBlockByNumber", serde_json::json!([format!("0x{n:x}"), false]))
+                .await
+                .unwrap();
+        assert!(
+            !block.is_null(),
+            "round {round}: block {n}, reported committed before the crash, is missing"
+        );
         assert_eq!(block["hash"].as_str().unwrap(), hash, "round {round}: block {n} changed hash");
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_under_load_loses_no_committed_block() {
-    let seed: u64 = std::env::var("PHALANX_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(rand::random);
+    let seed: u64 = std::env::var("PHALANX_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(rand::random);
     eprintln!("crash test seed {seed} (replay with PHALANX_CRASH_SEED={seed})");
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let tmp = tempfile::tempdir().unwrap();

@@ -45,7 +45,11 @@ async fn alloy_and_web3py_use_the_devnet_unchanged() {
     // Deploy the OpenZeppelin ERC20 from the committed artifact.
     let supply = U256::from(1_000_000u64) * U256::from(10u64).pow(U256::from(18));
     let bytecode = phalanx_tools_loadgen::artifacts::erc20().bytecode.clone();
-    let ctor = PhalanxToken::constructorCall { name: "Phalanx".into(), symbol: "PHX".into(), initialSupply: supply };
+    let ctor = PhalanxToken::constructorCall {
+        name: "Phalanx".into(),
+        symbol: "PHX".into(),
+        initialSupply: supply,
+    };
     let mut init = bytecode.to_vec();
     init.extend(ctor.abi_encode());
     let deploy = TransactionRequest::default().with_deploy_code(Bytes::from(init));
@@ -58,7 +62,8 @@ async fn alloy_and_web3py_use_the_devnet_unchanged() {
     let token = IERC20::new(token_addr, &provider);
     let recipient = Address::repeat_byte(0x42);
     let amount = U256::from(12_345u64);
-    let receipt = token.transfer(recipient, amount).send().await.unwrap().get_receipt().await.unwrap();
+    let receipt =
+        token.transfer(recipient, amount).send().await.unwrap().get_receipt().await.unwrap();
     assert!(receipt.status());
     assert!(receipt.gas_used > 21_000);
     let logs = receipt.inner.logs();
@@ -82,17 +87,25 @@ async fn alloy_and_web3py_use_the_devnet_unchanged() {
     // A transfer above the balance reverts with OpenZeppelin's custom error:
     // JSON-RPC error code 3 with the revert data, for eth_call and eth_estimateGas.
     let too_much = IERC20::transferCall { to: owner_addr, value: U256::from(1u64) };
-    let call = TransactionRequest::default().from(Address::with_last_byte(0x99)).to(token_addr).input(too_much.abi_encode().into());
+    let call = TransactionRequest::default()
+        .from(Address::with_last_byte(0x99))
+        .to(token_addr)
+        .input(too_much.abi_encode().into());
     for method in ["eth_call", "eth_estimateGas"] {
         let err = match method {
             "eth_call" => provider.call(&call).await.unwrap_err(),
             _ => provider.estimate_gas(&call).await.unwrap_err(),
         };
-        let payload = err.as_error_resp().unwrap_or_else(|| panic!("{method}: expected a JSON-RPC error, got {err}"));
+        let payload = err
+            .as_error_resp()
+            .unwrap_or_else(|| panic!("{method}: expected a JSON-RPC error, got {err}"));
         assert_eq!(payload.code, 3, "{method}: {payload:?}");
         let data: String = serde_json::from_str(payload.data.as_ref().unwrap().get()).unwrap();
         let selector = <IERC20::ERC20InsufficientBalance as alloy_sol_types::SolError>::SELECTOR;
-        assert!(data.starts_with(&format!("0x{}", alloy_primitives::hex::encode(selector))), "{method}: {data}");
+        assert!(
+            data.starts_with(&format!("0x{}", alloy_primitives::hex::encode(selector))),
+            "{method}: {data}"
+        );
     }
 
     run_web3py(&url);

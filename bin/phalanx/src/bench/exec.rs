@@ -52,7 +52,13 @@ fn env(height: u64) -> BlockEnv {
     }
 }
 
-fn sign(signer: &PrivateKeySigner, nonce: u64, to: TxKind, input: Vec<u8>, gas_limit: u64) -> RecoveredTx {
+fn sign(
+    signer: &PrivateKeySigner,
+    nonce: u64,
+    to: TxKind,
+    input: Vec<u8>,
+    gas_limit: u64,
+) -> RecoveredTx {
     let mut tx = TxEip1559 {
         chain_id: CHAIN_ID,
         nonce,
@@ -64,7 +70,8 @@ fn sign(signer: &PrivateKeySigner, nonce: u64, to: TxKind, input: Vec<u8>, gas_l
         ..Default::default()
     };
     let sig = signer.sign_transaction_sync(&mut tx).expect("signing cannot fail");
-    RecoveredTx::recover(TxEnvelope::Eip1559(tx.into_signed(sig))).expect("fresh signature recovers")
+    RecoveredTx::recover(TxEnvelope::Eip1559(tx.into_signed(sig)))
+        .expect("fresh signature recovers")
 }
 
 /// The setup blocks (deploy, distribute tokens) and the measured blocks.
@@ -89,7 +96,14 @@ fn build_workload(args: &ExecArgs) -> Workload {
     let token = owner.address().create(0);
     let supply = U256::from(10u64).pow(U256::from(30));
     let mut init = phalanx_tools_loadgen::artifacts::erc20().bytecode.to_vec();
-    init.extend(PhalanxToken::constructorCall { name: "Bench".into(), symbol: "BEN".into(), initialSupply: supply }.abi_encode());
+    init.extend(
+        PhalanxToken::constructorCall {
+            name: "Bench".into(),
+            symbol: "BEN".into(),
+            initialSupply: supply,
+        }
+        .abi_encode(),
+    );
     let mut setup = vec![vec![sign(owner, 0, TxKind::Create, init, 3_000_000)]];
     let share = supply / U256::from(args.accounts as u64 * 2);
     let mut nonces = vec![0u64; args.accounts];
@@ -120,7 +134,11 @@ fn build_workload(args: &ExecArgs) -> Workload {
 }
 
 /// Runs `blocks` through Phalanx's executor on `state`; returns total gas.
-fn phalanx_run(state: &mut MemoryState, blocks: &[Vec<RecoveredTx>], first_height: u64) -> anyhow::Result<u64> {
+fn phalanx_run(
+    state: &mut MemoryState,
+    blocks: &[Vec<RecoveredTx>],
+    first_height: u64,
+) -> anyhow::Result<u64> {
     let mut gas = 0;
     for (i, txs) in blocks.iter().enumerate() {
         let mut executor = BlockExecutor::new(&*state, env(first_height + i as u64));
@@ -153,7 +171,11 @@ fn tx_env(tx: &RecoveredTx) -> TxEnv {
 }
 
 /// Runs `blocks` through plain revm committing into `db`; returns total gas.
-fn revm_run(db: &mut CacheDB<EmptyDB>, blocks: &[Vec<RecoveredTx>], first_height: u64) -> anyhow::Result<u64> {
+fn revm_run(
+    db: &mut CacheDB<EmptyDB>,
+    blocks: &[Vec<RecoveredTx>],
+    first_height: u64,
+) -> anyhow::Result<u64> {
     let mut gas = 0;
     for (i, txs) in blocks.iter().enumerate() {
         let e = env(first_height + i as u64);
@@ -174,7 +196,11 @@ fn revm_run(db: &mut CacheDB<EmptyDB>, blocks: &[Vec<RecoveredTx>], first_height
         for tx in txs {
             *evm.tx_mut() = tx_env(tx);
             let result = evm.transact_commit().map_err(|e| anyhow::anyhow!("revm: {e:?}"))?;
-            ensure!(matches!(result, ExecutionResult::Success { .. }), "revm: transaction {} failed", tx.hash);
+            ensure!(
+                matches!(result, ExecutionResult::Success { .. }),
+                "revm: transaction {} failed",
+                tx.hash
+            );
             gas += result.gas_used();
         }
     }
@@ -187,9 +213,19 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 pub(crate) fn run(args: ExecArgs) -> anyhow::Result<()> {
-    ensure!(args.workload == "erc20", "unknown workload `{}`: only `erc20` exists so far", args.workload);
-    ensure!(args.accounts >= 2 && args.block_txs > 0 && args.blocks > 0 && args.repeats > 0, "all counts must be positive (accounts ≥ 2)");
-    eprintln!("preparing {} accounts, {} blocks × {} ERC20 transfers…", args.accounts, args.blocks, args.block_txs);
+    ensure!(
+        args.workload == "erc20",
+        "unknown workload `{}`: only `erc20` exists so far",
+        args.workload
+    );
+    ensure!(
+        args.accounts >= 2 && args.block_txs > 0 && args.blocks > 0 && args.repeats > 0,
+        "all counts must be positive (accounts ≥ 2)"
+    );
+    eprintln!(
+        "preparing {} accounts, {} blocks × {} ERC20 transfers…",
+        args.accounts, args.blocks, args.block_txs
+    );
     let w = build_workload(&args);
     let mut phalanx_state = w.genesis.clone();
     phalanx_run(&mut phalanx_state, &w.setup, 1).context("setup through phalanx")?;
@@ -221,10 +257,19 @@ pub(crate) fn run(args: ExecArgs) -> anyhow::Result<()> {
         eprintln!("  run {}/{} done", rep + 1, args.repeats);
     }
     let (p, r) = (median(p_secs), median(r_secs));
-    println!("bench exec: {} blocks × {} OpenZeppelin ERC20 transfers, {} senders, median of {} runs", args.blocks, args.block_txs, args.accounts, args.repeats);
+    println!(
+        "bench exec: {} blocks × {} OpenZeppelin ERC20 transfers, {} senders, median of {} runs",
+        args.blocks, args.block_txs, args.accounts, args.repeats
+    );
     println!("{:<34} {:>12} {:>10} {:>10}", "engine", "tx/s", "Mgas/s", "seconds");
     for (name, secs) in [("plain revm 14 (CacheDB)", r), ("phalanx executor (record+overlay)", p)] {
-        println!("{:<34} {:>12.0} {:>10.1} {:>10.3}", name, txs / secs, gas as f64 / secs / 1e6, secs);
+        println!(
+            "{:<34} {:>12.0} {:>10.1} {:>10.3}",
+            name,
+            txs / secs,
+            gas as f64 / secs / 1e6,
+            secs
+        );
     }
     println!("phalanx / revm time ratio: {:.3} (overhead {:+.1}%)", p / r, (p / r - 1.0) * 100.0);
     Ok(())

@@ -56,12 +56,18 @@ impl Devnet {
         let deadline = Instant::now() + STARTUP_DEADLINE;
         loop {
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!("devnet exited early with {status}; see {}", self.dir.with_extension("log").display());
+                panic!(
+                    "devnet exited early with {status}; see {}",
+                    self.dir.with_extension("log").display()
+                );
             }
             if let Ok(n) = block_number(&self.url()).await {
                 return n;
             }
-            assert!(Instant::now() < deadline, "devnet did not answer RPC within {STARTUP_DEADLINE:?}");
+            assert!(
+                Instant::now() < deadline,
+                "devnet did not answer RPC within {STARTUP_DEADLINE:?}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -69,7 +75,11 @@ impl Devnet {
     /// SIGKILL: no chance to flush or clean up.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
-            nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGKILL).unwrap();
+            nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(child.id() as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            )
+            .unwrap();
             child.wait().unwrap();
         }
     }
@@ -77,7 +87,11 @@ impl Devnet {
     /// SIGTERM and wait for a clean exit.
     pub fn terminate(&mut self) {
         if let Some(mut child) = self.child.take() {
-            nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+            nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(child.id() as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            )
+            .unwrap();
             let status = child.wait().unwrap();
             assert!(status.success(), "devnet exited with {status} on SIGTERM");
         }
@@ -101,7 +115,11 @@ pub async fn block_number(url: &str) -> Result<u64, String> {
 }
 
 /// One JSON-RPC call; returns `result` or the error object as a string.
-pub async fn rpc(url: &str, method: &str, params: serde_json::Value) -> Result<serde_json::Value, String> {
+pub async fn rpc(
+    url: &str,
+    method: &str,
+    params: serde_json::Value,
+) -> Result<serde_json::Value, String> {
     use alloy_provider::Provider;
     let provider = alloy_provider::ProviderBuilder::new().on_http(url.parse().unwrap());
     provider

@@ -16,7 +16,17 @@ pub const HEADER_VERSION: u64 = 1;
 
 /// A block header. Field order is the encoding order; never reorder fields
 /// without bumping [`HEADER_VERSION`].
-#[derive(Debug, Clone, PartialEq, Eq, Default, RlpEncodable, RlpDecodable, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Default,
+    RlpEncodable,
+    RlpDecodable,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 #[serde(rename_all = "camelCase")]
 pub struct Header {
     /// Header format version, [`HEADER_VERSION`].
@@ -169,23 +179,25 @@ mod tests {
     use proptest::prelude::*;
 
     fn arb_header() -> impl Strategy<Value = Header> {
-        (any::<[u64; 8]>(), any::<[u8; 20]>(), any::<[[u8; 32]; 6]>()).prop_map(|(n, a, h)| Header {
-            version: n[0],
-            chain_id: n[1],
-            height: n[2],
-            view: n[3],
-            proposer: Address::from(a),
-            parent_hash: B256::from(h[0]),
-            transactions_root: B256::from(h[1]),
-            state_root: B256::from(h[2]),
-            receipts_root: B256::from(h[3]),
-            rw_digest: B256::from(h[4]),
-            schedule_hash: B256::from(h[5]),
-            logs_bloom: Bloom::default(),
-            gas_used: n[4],
-            gas_limit: n[5],
-            base_fee_per_gas: n[6],
-            timestamp: n[7],
+        (any::<[u64; 8]>(), any::<[u8; 20]>(), any::<[[u8; 32]; 6]>()).prop_map(|(n, a, h)| {
+            Header {
+                version: n[0],
+                chain_id: n[1],
+                height: n[2],
+                view: n[3],
+                proposer: Address::from(a),
+                parent_hash: B256::from(h[0]),
+                transactions_root: B256::from(h[1]),
+                state_root: B256::from(h[2]),
+                receipts_root: B256::from(h[3]),
+                rw_digest: B256::from(h[4]),
+                schedule_hash: B256::from(h[5]),
+                logs_bloom: Bloom::default(),
+                gas_used: n[4],
+                gas_limit: n[5],
+                base_fee_per_gas: n[6],
+                timestamp: n[7],
+            }
         })
     }
 
@@ -212,6 +224,8 @@ mod tests {
         }
     }
 
+    // alloy 0.3's `into_signed` takes the (newly deprecated) `Signature` type.
+    #[allow(deprecated)]
     fn signed_1559() -> TxEnvelope {
         use alloy_consensus::{SignableTransaction, TxEip1559};
         let tx = TxEip1559 { chain_id: 1, nonce: 3, gas_limit: 21_000, ..Default::default() };
@@ -223,7 +237,8 @@ mod tests {
         let tx = signed_1559();
         let mut raw = tx.encoded_2718();
         assert_eq!(decode_transaction(&raw).unwrap(), tx);
-        let block = Block { header: Header::default(), transactions: vec![tx], schedule: Bytes::new() };
+        let block =
+            Block { header: Header::default(), transactions: vec![tx], schedule: Bytes::new() };
         assert_eq!(Block::decode_canonical(&block.encode_canonical()).unwrap(), block);
         raw.push(0);
         assert!(decode_transaction(&raw).is_err());
@@ -231,9 +246,13 @@ mod tests {
 
     #[test]
     fn trailing_bytes_rejected() {
-        let block = Block { header: Header::default(), transactions: vec![], schedule: Bytes::new() };
+        let block =
+            Block { header: Header::default(), transactions: vec![], schedule: Bytes::new() };
         let mut bytes = block.encode_canonical();
         bytes.push(0);
-        assert!(matches!(Block::decode_canonical(&bytes), Err(BlockDecodeError::TrailingBytes { extra: 1 })));
+        assert!(matches!(
+            Block::decode_canonical(&bytes),
+            Err(BlockDecodeError::TrailingBytes { extra: 1 })
+        ));
     }
 }

@@ -104,7 +104,8 @@ impl Genesis {
 
     /// Checks the values a chain cannot run without.
     pub fn validate(&self) -> Result<(), GenesisError> {
-        let invalid = |field, reason: &str| Err(GenesisError::Invalid { field, reason: reason.to_string() });
+        let invalid =
+            |field, reason: &str| Err(GenesisError::Invalid { field, reason: reason.to_string() });
         if self.chain_id == 0 {
             return invalid("chainId", "must be non-zero (EIP-155 replay protection)");
         }
@@ -117,7 +118,10 @@ impl Genesis {
         for v in &self.validators {
             let ok = hex_decode(&v.consensus_key).is_some_and(|b| b.len() == 32);
             if !ok {
-                return invalid("validators", &format!("consensus key of `{}` is not 32 hex-encoded bytes", v.name));
+                return invalid(
+                    "validators",
+                    &format!("consensus key of `{}` is not 32 hex-encoded bytes", v.name),
+                );
             }
         }
         Ok(())
@@ -135,9 +139,10 @@ impl Genesis {
                 }
                 _ => KECCAK_EMPTY,
             };
-            changes
-                .accounts
-                .insert(*address, Some(Account { nonce: acct.nonce, balance: acct.balance, code_hash }));
+            changes.accounts.insert(
+                *address,
+                Some(Account { nonce: acct.nonce, balance: acct.balance, code_hash }),
+            );
             if !acct.storage.is_empty() {
                 let slots = acct
                     .storage
@@ -184,6 +189,9 @@ mod tests {
     #[test]
     fn rejects_zero_chain_id() {
         let bad = SAMPLE.replace("7777", "0");
-        assert!(matches!(Genesis::from_json(&bad), Err(GenesisError::Invalid { field: "chainId", .. })));
+        assert!(matches!(
+            Genesis::from_json(&bad),
+            Err(GenesisError::Invalid { field: "chainId", .. })
+        ));
     }
 }

@@ -49,7 +49,10 @@ fn to_call_request(p: &CallParams) -> CallRequest {
 impl NodeBackend {
     /// The state after block `height`: the store keeps every version of the
     /// state commitment, so historical heights are served too.
-    fn snapshot(&self, height: u64) -> Result<phalanx_storage_rocksdb::StateSnapshot, BackendError> {
+    fn snapshot(
+        &self,
+        height: u64,
+    ) -> Result<phalanx_storage_rocksdb::StateSnapshot, BackendError> {
         self.chain.store().state_at(height).map_err(|e| match e {
             phalanx_storage_rocksdb::StoreError::StateUnavailable { height } => {
                 BackendError::StateUnavailable { height }
@@ -118,13 +121,19 @@ impl EthBackend for NodeBackend {
         let outcome = phalanx_execution_evm::call(state, &env, &to_call_request(request))
             .map_err(|e| BackendError::InvalidRequest { message: e.to_string() })?;
         Ok(match outcome {
-            CallOutcome::Success { output, gas_used, .. } => CallResult::Success { output, gas_used },
+            CallOutcome::Success { output, gas_used, .. } => {
+                CallResult::Success { output, gas_used }
+            }
             CallOutcome::Revert { output, gas_used } => CallResult::Revert { output, gas_used },
             CallOutcome::Halt { reason, gas_used } => CallResult::Halt { reason, gas_used },
         })
     }
 
-    fn estimate_gas(&self, request: &CallParams, height: u64) -> Result<EstimateResult, BackendError> {
+    fn estimate_gas(
+        &self,
+        request: &CallParams,
+        height: u64,
+    ) -> Result<EstimateResult, BackendError> {
         let env = self.call_env(height)?;
         let state = self.snapshot(height)?;
         match phalanx_execution_evm::estimate_gas(state, &env, &to_call_request(request)) {
@@ -137,10 +146,10 @@ impl EthBackend for NodeBackend {
 
     fn send_raw_transaction(&self, raw: Bytes) -> Result<B256, BackendError> {
         let state = self.chain.store().latest_state();
-        self.chain
-            .pool()
-            .add_raw(&raw, &state)
-            .map_err(|e| BackendError::Rejected { code: POOL_REJECTION_CODE, message: e.to_string() })
+        self.chain.pool().add_raw(&raw, &state).map_err(|e| BackendError::Rejected {
+            code: POOL_REJECTION_CODE,
+            message: e.to_string(),
+        })
     }
 
     fn pool_status(&self) -> PoolStatus {

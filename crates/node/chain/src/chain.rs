@@ -149,7 +149,7 @@ impl Chain {
         let env = self.next_block_env(timestamp)?;
         let parent_hash = env.prev_randao;
         let candidates = self.pool.best(self.params.block_txs_max, self.params.block_gas_max);
-        let mut executor = BlockExecutor::new(self.store.latest_state(), env.clone());
+        let mut executor = BlockExecutor::new(self.store.latest_state(), env);
         let mut included: Vec<RecoveredTx> = Vec::with_capacity(candidates.len());
         let mut blocked_senders: HashSet<Address> = HashSet::new();
         let mut rejected = 0;

@@ -47,7 +47,12 @@ pub struct PoolSettings {
 
 impl Default for PoolSettings {
     fn default() -> Self {
-        Self { nonce_window: 4096, pool_txs_max: 200_000, sender_txs_max: 8192, tx_bytes_max: 131_072 }
+        Self {
+            nonce_window: 4096,
+            pool_txs_max: 200_000,
+            sender_txs_max: 8192,
+            tx_bytes_max: 131_072,
+        }
     }
 }
 
@@ -122,7 +127,8 @@ impl NodeConfig {
 
     /// Checks ranges the node cannot run without.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |field, reason: &str| Err(ConfigError::Invalid { field, reason: reason.into() });
+        let invalid =
+            |field, reason: &str| Err(ConfigError::Invalid { field, reason: reason.into() });
         if self.pool.nonce_window < 1024 {
             return invalid("pool.nonce_window", "must be at least 1024");
         }
@@ -142,7 +148,8 @@ mod tests {
 
     #[test]
     fn documented_example_config_loads_with_defaults() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../docs/node.example.toml");
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../docs/node.example.toml");
         let config = NodeConfig::load(&path).expect("docs/node.example.toml must stay valid");
         assert_eq!(config.producer, ProducerConfig::default());
         assert_eq!(config.pool, PoolSettings::default());
@@ -162,6 +169,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("node.toml");
         std::fs::write(&path, "data_dir = \"d\"\ngenesis = \"g\"\nproposer = \"0x00000000000000000000000000000000000000aa\"\n[pool]\nnonce_window = 10\n").unwrap();
-        assert!(matches!(NodeConfig::load(&path), Err(ConfigError::Invalid { field: "pool.nonce_window", .. })));
+        assert!(matches!(
+            NodeConfig::load(&path),
+            Err(ConfigError::Invalid { field: "pool.nonce_window", .. })
+        ));
     }
 }

@@ -69,9 +69,10 @@ impl BlockProducer for SoloProducer {
                 }
                 let chain2 = Arc::clone(&chain);
                 // Execution and the synced RocksDB write are blocking work.
-                let produced = tokio::task::spawn_blocking(move || chain2.produce_block(unix_seconds()))
-                    .await
-                    .expect("block production task panicked")?;
+                let produced =
+                    tokio::task::spawn_blocking(move || chain2.produce_block(unix_seconds()))
+                        .await
+                        .expect("block production task panicked")?;
                 last_block = Instant::now();
                 tracing::debug!(
                     height = produced.header.height,

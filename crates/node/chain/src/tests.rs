@@ -6,7 +6,7 @@ use alloy_eips::eip2718::Encodable2718;
 use alloy_network::TxSignerSync;
 use alloy_primitives::{Address, TxKind, U256};
 use alloy_signer_local::PrivateKeySigner;
-use phalanx_core_types::{Genesis, GenesisAccount, StateView, Validator};
+use phalanx_core_types::{Genesis, GenesisAccount, Validator};
 use std::sync::Arc;
 
 const CHAIN_ID: u64 = 99;
@@ -32,7 +32,10 @@ fn fixture() -> Fixture {
         }],
         alloc: Default::default(),
     };
-    genesis.alloc.insert(signer.address(), GenesisAccount { balance: U256::from(10u64.pow(18)), ..Default::default() });
+    genesis.alloc.insert(
+        signer.address(),
+        GenesisAccount { balance: U256::from(10u64.pow(18)), ..Default::default() },
+    );
     let genesis_path = dir.path().join("genesis.json");
     std::fs::write(&genesis_path, serde_json::to_string(&genesis).unwrap()).unwrap();
     let config = NodeConfig {
@@ -78,7 +81,11 @@ fn produced_block_includes_pooled_transactions_and_pays_the_proposer() {
     let recipient = state.account(&Address::repeat_byte(0x42)).unwrap().unwrap();
     assert_eq!(recipient.balance, U256::from(3000));
     let proposer = state.account(&Address::repeat_byte(0xaa)).unwrap().unwrap();
-    assert_eq!(proposer.balance, U256::from(3 * 21_000 * 3), "priority fee of 3 wei/gas on three transfers");
+    assert_eq!(
+        proposer.balance,
+        U256::from(3 * 21_000 * 3),
+        "priority fee of 3 wei/gas on three transfers"
+    );
     assert_eq!(f.chain.pending_nonce(&f.signer.address()).unwrap(), 3);
     let receipts = f.chain.store().receipts(1).unwrap().unwrap();
     assert_eq!(receipts.len(), 3);
@@ -90,7 +97,10 @@ fn timestamps_never_go_backwards_and_empty_blocks_commit() {
     let f = fixture();
     let a = f.chain.produce_block(100).unwrap();
     let b = f.chain.produce_block(50).unwrap();
-    assert_eq!(b.header.timestamp, 100, "a clock step back must not make time run backwards on chain");
+    assert_eq!(
+        b.header.timestamp, 100,
+        "a clock step back must not make time run backwards on chain"
+    );
     assert_eq!(b.header.parent_hash, a.header.hash());
     assert_eq!(f.chain.height(), 2);
     assert!(f.chain.store().verify_chain(&mut |_| {}).unwrap().is_ok());

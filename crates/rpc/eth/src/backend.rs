@@ -11,9 +11,13 @@ use phalanx_core_types::{Block, Header, RecoveredTx, StateView, TxReceipt};
 
 /// What the node must provide to serve the Ethereum JSON-RPC API.
 ///
-/// Every method may be called concurrently from many RPC worker threads and
-/// may block (disk reads, EVM execution): the server calls the non-trivial
-/// ones on tokio's blocking pool. Heights are block numbers; genesis is 0.
+/// Every method may be called concurrently from many RPC worker threads.
+/// Methods returning `Result` (and [`EthBackend::pool_transaction`]) may block
+/// on disk or the EVM: the server calls them on tokio's blocking pool. The
+/// others (`chain_id`, `latest_height`, `pool_status`,
+/// `subscribe_new_heads`, `max_priority_fee_per_gas`) are also called from
+/// async tasks and must return promptly. Heights are block numbers; genesis
+/// is 0.
 pub trait EthBackend: Send + Sync + 'static {
     /// The EIP-155 chain id.
     fn chain_id(&self) -> u64;

@@ -147,9 +147,8 @@ impl EthBackend for MockBackend {
         })
     }
     fn send_raw_transaction(&self, raw: Bytes) -> Result<B256, BackendError> {
-        let tx = decode(&raw).map_err(|message| BackendError::Rejected {
-            code: -32000,
-            message: format!("invalid transaction: {message}"),
+        let tx = phalanx_core_types::decode_transaction(&raw).map_err(|e| {
+            BackendError::Rejected { code: -32000, message: format!("invalid transaction: {e}") }
         })?;
         self.sent.lock().unwrap_or_else(|e| e.into_inner()).push(raw);
         Ok(*tx.tx_hash())
@@ -163,16 +162,4 @@ impl EthBackend for MockBackend {
     fn max_priority_fee_per_gas(&self) -> u128 {
         self.tip
     }
-}
-
-/// Decodes EIP-2718 bytes, rejecting trailing bytes. (alloy-eips 0.3.6's
-/// `decode_2718` does not advance the buffer past typed transactions, so
-/// trailing bytes are detected by re-measuring the encoding.)
-fn decode(raw: &[u8]) -> Result<alloy_consensus::TxEnvelope, String> {
-    use alloy_eips::eip2718::{Decodable2718, Encodable2718};
-    let tx = alloy_consensus::TxEnvelope::decode_2718(&mut &raw[..]).map_err(|e| e.to_string())?;
-    if tx.encode_2718_len() != raw.len() {
-        return Err("trailing bytes".into());
-    }
-    Ok(tx)
 }
