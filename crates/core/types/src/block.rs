@@ -165,9 +165,10 @@ pub fn decode_transaction(raw: &[u8]) -> Result<TxEnvelope, alloy_eips::eip2718:
     let mut buf = raw;
     let tx = TxEnvelope::decode_2718(&mut buf)?;
     // alloy 0.3's `decode_2718` does not advance `buf` past typed
-    // transactions, so trailing bytes are detected by length: a canonical
-    // encoding re-encodes to exactly the input.
-    if tx.encode_2718_len() != raw.len() {
+    // transactions (and its `encode_2718_len` omits the list header of legacy
+    // ones), so canonicity is checked directly: the transaction must
+    // re-encode to exactly the input, which also rejects trailing bytes.
+    if tx.encoded_2718() != raw {
         return Err(alloy_rlp::Error::UnexpectedLength.into());
     }
     Ok(tx)
@@ -242,6 +243,17 @@ mod tests {
         assert_eq!(Block::decode_canonical(&block.encode_canonical()).unwrap(), block);
         raw.push(0);
         assert!(decode_transaction(&raw).is_err());
+    }
+
+    #[test]
+    #[allow(deprecated)]
+    fn legacy_transaction_roundtrips() {
+        use alloy_consensus::{SignableTransaction, TxLegacy};
+        let tx = TxLegacy { chain_id: Some(1), nonce: 1, gas_limit: 21_000, ..Default::default() };
+        let tx = TxEnvelope::Legacy(tx.into_signed(alloy_primitives::Signature::test_signature()));
+        let raw = tx.encoded_2718();
+        // The test signature's parity is pre-EIP-155, so compare encodings.
+        assert_eq!(decode_transaction(&raw).unwrap().encoded_2718(), raw);
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub use block::{decode_transaction, Block, BlockDecodeError, Header, HEADER_VERS
 pub use changes::{StateChanges, StorageChanges};
 pub use genesis::{Genesis, GenesisAccount, GenesisError, Validator};
 pub use hash::{ordered_root, transactions_root};
-pub use receipt::{receipts_root, TxReceipt};
+pub use receipt::{receipts_root, receipts_root_and_bloom, TxReceipt};
 pub use recovered::RecoveredTx;
 pub use rwset::{rw_digest, ReadKey, ReadWriteSet, WriteOp};
 

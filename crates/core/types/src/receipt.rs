@@ -40,12 +40,18 @@ impl TxReceipt {
 
     /// Ethereum's EIP-2718 receipt encoding (the receipts-trie leaf).
     pub fn ethereum_encoding(&self) -> Vec<u8> {
+        self.ethereum_encoding_with_bloom(self.bloom())
+    }
+
+    /// [`ethereum_encoding`](Self::ethereum_encoding) with the bloom already
+    /// computed (it costs a keccak per log address and topic).
+    pub fn ethereum_encoding_with_bloom(&self, bloom: Bloom) -> Vec<u8> {
         let receipt = Receipt {
             status: Eip658Value::Eip658(self.success),
             cumulative_gas_used: self.cumulative_gas_used as u128,
             logs: self.logs.clone(),
         };
-        let with_bloom = ReceiptWithBloom { receipt, logs_bloom: self.bloom() };
+        let with_bloom = ReceiptWithBloom { receipt, logs_bloom: bloom };
         let envelope = match TxType::try_from(self.tx_type).unwrap_or(TxType::Legacy) {
             TxType::Legacy => ReceiptEnvelope::Legacy(with_bloom),
             TxType::Eip2930 => ReceiptEnvelope::Eip2930(with_bloom),
@@ -60,5 +66,20 @@ impl TxReceipt {
 
 /// Ethereum-compatible receipts root of a block.
 pub fn receipts_root(receipts: &[TxReceipt]) -> B256 {
-    crate::ordered_root(receipts.iter().map(TxReceipt::ethereum_encoding))
+    receipts_root_and_bloom(receipts).0
+}
+
+/// The receipts root and the block's logs bloom (the OR of the receipts'
+/// blooms), computing each receipt's bloom once.
+pub fn receipts_root_and_bloom(receipts: &[TxReceipt]) -> (B256, Bloom) {
+    let mut block_bloom = Bloom::default();
+    let encoded: Vec<Vec<u8>> = receipts
+        .iter()
+        .map(|r| {
+            let bloom = r.bloom();
+            block_bloom |= bloom;
+            r.ethereum_encoding_with_bloom(bloom)
+        })
+        .collect();
+    (crate::ordered_root(encoded), block_bloom)
 }

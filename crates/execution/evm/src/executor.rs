@@ -8,7 +8,7 @@ use crate::run::{new_context, transact, tx_facts, Ctx, Mode};
 use crate::{BlockEnv, ExecError, Overlay};
 use alloy_primitives::{Bloom, TxKind, B256};
 use phalanx_core_types::{
-    receipts_root, rw_digest, ReadWriteSet, RecoveredTx, StateChanges, StateView, TxReceipt,
+    receipts_root_and_bloom, rw_digest, ReadWriteSet, RecoveredTx, StateChanges, StateView, TxReceipt,
 };
 use revm::primitives::{ExecutionResult, ResultAndState};
 
@@ -105,6 +105,11 @@ impl<S: StateView> BlockExecutor<S> {
     fn prepare(&self, ctx: &mut Ctx<S>, tx: &RecoveredTx) -> Result<(), ExecError> {
         let invalid = |reason: String| ExecError::InvalidTransaction { hash: tx.hash, reason };
         fill_tx_env(&mut ctx.evm.inner.env.tx, tx).map_err(|e| invalid(e.reason()))?;
+        // EIP-2681: revm 14 does not check this itself (its nonce check only
+        // compares with the account nonce, which saturates at 2^64-1).
+        if tx.nonce() == u64::MAX {
+            return Err(invalid("nonce has max value".into()));
+        }
         let remaining = self.env.gas_limit.saturating_sub(self.gas_used);
         let gas_limit = ctx.evm.inner.env.tx.gas_limit;
         if gas_limit > remaining {
@@ -176,12 +181,9 @@ impl<S: StateView> BlockExecutor<S> {
     pub fn finish(self) -> BlockOutcome {
         let ctx = self.ctx.expect("context is restored after every transaction");
         let (_, changes) = ctx.evm.inner.db.state.into_parts();
-        let mut logs_bloom = Bloom::default();
-        for receipt in &self.receipts {
-            logs_bloom |= receipt.bloom();
-        }
+        let (receipts_root, logs_bloom) = receipts_root_and_bloom(&self.receipts);
         BlockOutcome {
-            receipts_root: receipts_root(&self.receipts),
+            receipts_root,
             rw_digest: rw_digest(self.receipts.iter().map(|r| &r.rw_hash)),
             receipts: self.receipts,
             rw_sets: self.rw_sets,

@@ -64,7 +64,8 @@ pub fn run_file(root: &Path, path: &Path, skip: &SkipList) -> Vec<CaseResult> {
                 return case(name, Outcome::Skip(reason.to_string()));
             }
             if test.network != NETWORK {
-                let why = format!("network {} (only {NETWORK} rules are implemented)", test.network);
+                let why =
+                    format!("network {} (only {NETWORK} rules are implemented)", test.network);
                 return case(name, Outcome::Skip(why));
             }
             match run_test(test) {
@@ -205,7 +206,8 @@ fn beacon_root_write(state: &mut MemoryState, header: &Header) -> Result<(), Str
     if !has_code {
         return Ok(());
     }
-    let root = header.parent_beacon_block_root.ok_or("Cancun header without parentBeaconBlockRoot")?;
+    let root =
+        header.parent_beacon_block_root.ok_or("Cancun header without parentBeaconBlockRoot")?;
     let slot = header.timestamp % HISTORY_BUFFER_LENGTH;
     state.set_storage(BEACON_ROOTS_ADDRESS, U256::from(slot), U256::from(header.timestamp));
     let root_slot = U256::from(slot + HISTORY_BUFFER_LENGTH);

@@ -25,4 +25,6 @@ pub mod trie;
 
 pub use skip::SkipList;
 pub use state::{BlockHashes, MemoryState};
-pub use suite::{data_dir, json_files, run_parallel, run_suite, CaseResult, FileRun, Outcome, Summary};
+pub use suite::{
+    data_dir, json_files, run_parallel, run_suite, CaseResult, FileRun, Outcome, Summary,
+};

@@ -3,9 +3,7 @@
 //! not decode).
 
 use crate::model::{Indexes, StateTest};
-use alloy_consensus::{
-    SignableTransaction, TxEip1559, TxEip2930, TxEip4844, TxEnvelope, TxLegacy,
-};
+use alloy_consensus::{SignableTransaction, TxEip1559, TxEip2930, TxEip4844, TxEnvelope, TxLegacy};
 use alloy_primitives::{TxKind, U256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
@@ -50,18 +48,28 @@ fn narrow<T: TryFrom<U256>>(value: U256, field: &'static str) -> Result<T, SignE
 
 /// Builds and signs the transaction selected by `indexes`. The type follows
 /// the fields present: blob hashes → EIP-4844, fee caps → EIP-1559, access
-/// lists → EIP-2930, otherwise legacy without EIP-155 (as the fixtures sign).
-pub fn sign_from_template(test: &StateTest, indexes: Indexes) -> Result<TxEnvelope, SignError> {
+/// lists (non-null entry) → EIP-2930, otherwise legacy, with EIP-155 replay protection only if
+/// `legacy_eip155` (the retesteth fixtures sign without it, the Pyspecs ones
+/// with it; the template does not say which).
+pub fn sign_from_template(
+    test: &StateTest,
+    indexes: Indexes,
+    legacy_eip155: bool,
+) -> Result<TxEnvelope, SignError> {
     let t = &test.transaction;
     let input = pick(&t.data, indexes.data, "data")?;
     let gas_limit: u128 = narrow(pick(&t.gas_limit, indexes.gas, "gasLimit")?, "gasLimit")?;
     let value = pick(&t.value, indexes.value, "value")?;
     let nonce: u64 = narrow(t.nonce, "nonce")?;
     let to = t.to.map(TxKind::Call).unwrap_or(TxKind::Create);
-    let access_list = match &t.access_lists {
-        Some(lists) => pick(lists, indexes.data, "accessLists")?.unwrap_or_default(),
-        None => Default::default(),
+    // A null access-list entry means "no access list" (a legacy transaction
+    // unless fee caps make it EIP-1559), as in revm's runner.
+    let picked_list = match &t.access_lists {
+        Some(lists) => pick(lists, indexes.data, "accessLists")?,
+        None => None,
     };
+    let has_access_list = picked_list.is_some();
+    let access_list = picked_list.unwrap_or_default();
     let signer = PrivateKeySigner::from_bytes(&t.secret_key)
         .map_err(|e| SignError::Signing(e.to_string()))?;
     let sign = |hash| signer.sign_hash_sync(&hash).map_err(|e| SignError::Signing(e.to_string()));
@@ -101,12 +109,13 @@ pub fn sign_from_template(test: &StateTest, indexes: Indexes) -> Result<TxEnvelo
         return Ok(tx.into_signed(sig).into());
     }
     let gas_price = fee(t.gas_price, "gasPrice")?;
-    if t.access_lists.is_some() {
+    if has_access_list {
         let tx = TxEip2930 { chain_id, nonce, gas_price, gas_limit, to, value, access_list, input };
         let sig = sign(tx.signature_hash())?;
         return Ok(tx.into_signed(sig).into());
     }
-    let tx = TxLegacy { chain_id: None, nonce, gas_price, gas_limit, to, value, input };
+    let chain_id = legacy_eip155.then_some(chain_id);
+    let tx = TxLegacy { chain_id, nonce, gas_price, gas_limit, to, value, input };
     let sig = sign(tx.signature_hash())?;
     Ok(tx.into_signed(sig).into())
 }

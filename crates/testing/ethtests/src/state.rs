@@ -57,8 +57,12 @@ impl MemoryState {
             }
             let code_hash = if account.code.is_empty() { KECCAK_EMPTY } else { code_hash };
             state.accounts.insert(*address, Account { nonce, balance: account.balance, code_hash });
-            let slots: BTreeMap<U256, U256> =
-                account.storage.iter().filter(|(_, v)| !v.is_zero()).map(|(k, v)| (*k, *v)).collect();
+            let slots: BTreeMap<U256, U256> = account
+                .storage
+                .iter()
+                .filter(|(_, v)| !v.is_zero())
+                .map(|(k, v)| (*k, *v))
+                .collect();
             if !slots.is_empty() {
                 state.storage.insert(*address, slots);
             }
@@ -208,7 +212,8 @@ mod tests {
 
     #[test]
     fn fixture_state_reads_back() {
-        let state = MemoryState::from_fixture(&fixture(), BlockHashes::StateTestConvention).unwrap();
+        let state =
+            MemoryState::from_fixture(&fixture(), BlockHashes::StateTestConvention).unwrap();
         let a = Address::repeat_byte(1);
         let account = state.account(&a).unwrap().unwrap();
         assert_eq!(account.nonce, 1);

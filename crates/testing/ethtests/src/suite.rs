@@ -195,12 +195,9 @@ where
     let runs = run_parallel(&files, threads_from_env(), |path| run(&root, path, &skip));
     let mut summary = Summary::of(runs.iter().flat_map(|r| &r.results));
     let mut by_time: Vec<&FileRun> = runs.iter().collect();
-    by_time.sort_by(|a, b| b.elapsed.cmp(&a.elapsed));
-    summary.slowest = by_time
-        .iter()
-        .take(SLOWEST_SHOWN)
-        .map(|r| (relative(&root, &r.path), r.elapsed))
-        .collect();
+    by_time.sort_by_key(|r| std::cmp::Reverse(r.elapsed));
+    summary.slowest =
+        by_time.iter().take(SLOWEST_SHOWN).map(|r| (relative(&root, &r.path), r.elapsed)).collect();
     Ok(summary)
 }
 

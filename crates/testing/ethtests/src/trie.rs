@@ -6,13 +6,13 @@ use alloy_trie::{HashBuilder, Nibbles, EMPTY_ROOT_HASH};
 use phalanx_core_types::Account;
 use std::collections::BTreeMap;
 
-/// Root of a trie whose leaves are given as (unhashed key material already
-/// hashed into `B256`, value); sorts keys as the builder requires.
+/// Root of a trie over (hashed key, value) leaves; sorts the keys because the
+/// builder requires them in order.
 fn root_of(mut leaves: Vec<(B256, Vec<u8>)>) -> B256 {
     if leaves.is_empty() {
         return EMPTY_ROOT_HASH;
     }
-    leaves.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    leaves.sort_unstable_by_key(|leaf| leaf.0);
     let mut builder = HashBuilder::default();
     for (key, value) in &leaves {
         builder.add_leaf(Nibbles::unpack(key), value);

@@ -3,12 +3,12 @@
 
 use phalanx_testing_ethtests::block::EthBlock;
 use phalanx_testing_ethtests::blockchain_test;
-use phalanx_testing_ethtests::suite::run_suite;
-use std::time::Instant;
 use phalanx_testing_ethtests::model::BlockchainTestFile;
 use phalanx_testing_ethtests::state::{BlockHashes, MemoryState};
+use phalanx_testing_ethtests::suite::run_suite;
 use phalanx_testing_ethtests::{data_dir, json_files};
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 #[test]
 fn valid_blocks() {
@@ -26,7 +26,8 @@ fn valid_blocks() {
 #[test]
 fn harness_state_roots_match_fixture_headers() {
     let root = data_dir().unwrap_or_else(|e| panic!("{e}"));
-    let files = json_files(&root.join("BlockchainTests/ValidBlocks")).unwrap_or_else(|e| panic!("{e}"));
+    let files =
+        json_files(&root.join("BlockchainTests/ValidBlocks")).unwrap_or_else(|e| panic!("{e}"));
     let mut checked = 0;
     let mut failures = Vec::new();
     for path in &files {
@@ -34,12 +35,14 @@ fn harness_state_roots_match_fixture_headers() {
         let tests: BlockchainTestFile = serde_json::from_str(&text).unwrap();
         for (name, test) in &tests {
             let genesis = EthBlock::decode(&test.genesis_rlp).unwrap().header;
-            let pre = MemoryState::from_fixture(&test.pre, BlockHashes::Known(BTreeMap::new())).unwrap();
+            let pre =
+                MemoryState::from_fixture(&test.pre, BlockHashes::Known(BTreeMap::new())).unwrap();
             if pre.state_root() != genesis.state_root {
                 failures.push(format!("{} {name}: pre root", path.display()));
             }
             let Some(post) = &test.post_state else { continue };
-            let post = MemoryState::from_fixture(post, BlockHashes::Known(BTreeMap::new())).unwrap();
+            let post =
+                MemoryState::from_fixture(post, BlockHashes::Known(BTreeMap::new())).unwrap();
             let last = test
                 .blocks
                 .iter()
@@ -54,5 +57,10 @@ fn harness_state_roots_match_fixture_headers() {
         }
     }
     println!("checked {checked} fixtures");
-    assert!(failures.is_empty(), "{} root mismatches, first: {:?}", failures.len(), &failures[..failures.len().min(20)]);
+    assert!(
+        failures.is_empty(),
+        "{} root mismatches, first: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(20)]
+    );
 }
