@@ -24,7 +24,7 @@ pub use genesis::{Genesis, GenesisAccount, GenesisError, Validator};
 pub use hash::{ordered_root, transactions_root};
 pub use receipt::{receipts_root, receipts_root_and_bloom, TxReceipt};
 pub use recovered::RecoveredTx;
-pub use rwset::{rw_digest, ReadKey, ReadWriteSet, WriteOp};
+pub use rwset::{rw_digest, ReadKey, ReadValue, ReadWriteSet, WriteOp};
 
 /// Re-exported so downstream crates agree on one version of the primitives.
 pub use alloy_consensus::TxEnvelope;

@@ -3,7 +3,7 @@
 
 use crate::Overlay;
 use alloy_primitives::{Address, Bytes, B256, U256};
-use phalanx_core_types::{Account, ReadKey, ReadWriteSet, StateError, StateView, KECCAK_EMPTY};
+use phalanx_core_types::{Account, ReadKey, ReadValue, StateError, StateView, KECCAK_EMPTY};
 use revm::interpreter::analysis::to_analysed;
 use revm::primitives::{AccountInfo, Bytecode};
 use revm::Database;
@@ -12,8 +12,10 @@ use rustc_hash::{FxHashMap, FxHashSet};
 /// The reads of the transaction in progress.
 #[derive(Debug, Default)]
 pub(crate) struct Recorder {
-    /// Locations read with the value observed, first-read order, deduplicated.
-    pub reads: Vec<(ReadKey, B256)>,
+    /// Locations read with the raw value observed, first-read order,
+    /// deduplicated. Nothing is hashed here: the transaction's single
+    /// keccak happens in `ReadWriteSet::op_hash`.
+    pub reads: Vec<(ReadKey, ReadValue)>,
     /// Each account read, with the record observed: the "before" values that
     /// net writes are computed against.
     pub accounts: FxHashMap<Address, Option<Account>>,
@@ -28,9 +30,14 @@ impl Recorder {
         self.slots.clear();
     }
 
-    /// Hands out the reads and resets for the next transaction.
-    pub fn take_reads(&mut self) -> Vec<(ReadKey, B256)> {
-        let reads = std::mem::take(&mut self.reads);
+    /// Hands out the reads sorted by location (the canonical order
+    /// `ReadWriteSet::op_hash` hashes in) and resets for the next transaction.
+    /// The recorder keeps its buffers; the returned vector is allocated once,
+    /// at its exact size.
+    pub fn take_sorted_reads(&mut self) -> Vec<(ReadKey, ReadValue)> {
+        // Locations are unique here, so sorting by location alone is canonical.
+        self.reads.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let reads = self.reads.clone();
         self.clear();
         reads
     }
@@ -76,8 +83,7 @@ impl<S: StateView> Database for RecordingDb<S> {
             Some(account) => *account,
             None => {
                 let account = self.state.account(&address)?;
-                let digest = ReadWriteSet::account_value_digest(account.as_ref());
-                self.recorder.reads.push((ReadKey::Account(address), digest));
+                self.recorder.reads.push((ReadKey::Account(address), ReadValue::Account(account)));
                 self.recorder.accounts.insert(address, account);
                 account
             }
@@ -116,7 +122,7 @@ impl<S: StateView> Database for RecordingDb<S> {
         let value = self.state.storage(&address, &index)?;
         if self.recorder.slots.insert((address, index)) {
             let key = ReadKey::Storage(address, index);
-            self.recorder.reads.push((key, B256::from(value.to_be_bytes::<32>())));
+            self.recorder.reads.push((key, ReadValue::storage(value)));
         }
         Ok(value)
     }
@@ -126,7 +132,7 @@ impl<S: StateView> Database for RecordingDb<S> {
         let key = ReadKey::BlockHash(number);
         // BLOCKHASH is rare; a linear scan keeps the common path allocation-free.
         if !self.recorder.reads.iter().any(|(k, _)| *k == key) {
-            self.recorder.reads.push((key, hash));
+            self.recorder.reads.push((key, ReadValue::Word(hash)));
         }
         Ok(hash)
     }

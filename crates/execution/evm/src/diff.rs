@@ -1,19 +1,25 @@
-//! Turning revm's post-transaction state into net writes and a state delta.
+//! Turning revm's post-transaction state into net writes, applied straight
+//! to the block's running state.
 
+use crate::Overlay;
 use alloy_primitives::{keccak256, Address, Log, B256};
-use phalanx_core_types::{Account, StateChanges, StorageChanges, WriteOp, KECCAK_EMPTY};
+use alloy_rlp::Encodable;
+use phalanx_core_types::{Account, StateView, WriteOp, KECCAK_EMPTY};
 use revm::primitives::{Account as RevmAccount, Bytecode, EvmState};
 use rustc_hash::FxHashMap;
 
-/// What one transaction did to state.
-#[derive(Debug, Default)]
-pub(crate) struct TxDiff {
-    /// Net writes, sorted.
-    pub writes: Vec<WriteOp>,
-    /// The delta to apply to the block's running state.
-    pub changes: StateChanges,
+/// Where a transaction's effects go: its net writes (for the read/write set)
+/// and the block's running state (the delta is applied in place, with the same
+/// result as building a per-transaction `StateChanges` and extending with it).
+pub(crate) struct DiffSink<'a, S: StateView> {
+    /// Net writes, sorted once [`diff_state`] returns.
+    pub writes: &'a mut Vec<WriteOp>,
+    /// The block's running state.
+    pub state: &'a mut Overlay<S>,
     /// Code deployed by the transaction, by hash (to warm the code cache).
-    pub new_code: Vec<(B256, Bytecode)>,
+    pub new_code: &'a mut Vec<(B256, Bytecode)>,
+    /// Scratch space for log encodings, reused across transactions.
+    pub scratch: &'a mut Vec<u8>,
 }
 
 fn normalise_code_hash(hash: B256) -> B256 {
@@ -24,33 +30,35 @@ fn normalise_code_hash(hash: B256) -> B256 {
     }
 }
 
-/// Computes the transaction's net writes and state delta from revm's touched
-/// accounts. `before` holds every account the transaction read, as it was
-/// before the transaction (revm only ever touches accounts it has read).
-pub(crate) fn diff_state(
+/// Computes the transaction's net writes from revm's touched accounts and
+/// applies its state delta to `sink.state`. `before` holds every account the
+/// transaction read, as it was before the transaction (revm only ever touches
+/// accounts it has read).
+pub(crate) fn diff_state<S: StateView>(
+    sink: &mut DiffSink<'_, S>,
     state: &EvmState,
     before: &FxHashMap<Address, Option<Account>>,
     logs: &[Log],
-) -> TxDiff {
-    let mut diff = TxDiff::default();
+) {
     for (address, account) in state {
         if account.is_touched() {
             let original = before.get(address).copied().flatten();
-            diff_account(&mut diff, *address, account, original);
+            diff_account(sink, *address, account, original);
         }
     }
     for (index, log) in logs.iter().enumerate() {
-        let hash = keccak256(alloy_rlp::encode(log));
+        sink.scratch.clear();
+        log.encode(&mut *sink.scratch);
+        let hash = keccak256(&sink.scratch[..]);
         // A transaction cannot emit 2^32 logs within any gas limit.
         let index = u32::try_from(index).unwrap_or(u32::MAX);
-        diff.writes.push(WriteOp::Log { index, hash });
+        sink.writes.push(WriteOp::Log { index, hash });
     }
-    diff.writes.sort_unstable();
-    diff
+    sink.writes.sort_unstable();
 }
 
-fn diff_account(
-    diff: &mut TxDiff,
+fn diff_account<S: StateView>(
+    sink: &mut DiffSink<'_, S>,
     address: Address,
     account: &RevmAccount,
     original: Option<Account>,
@@ -60,11 +68,9 @@ fn diff_account(
     // self-destructs and previously existing accounts produce a write.
     if account.is_selfdestructed() || account.is_empty() {
         if account.is_selfdestructed() || original.is_some() {
-            diff.writes.push(WriteOp::Destroy { address });
-            diff.changes.accounts.insert(address, None);
-            diff.changes
-                .storage
-                .insert(address, StorageChanges { wiped: true, ..Default::default() });
+            sink.writes.push(WriteOp::Destroy { address });
+            sink.state.set_account(address, None);
+            sink.state.wipe_storage(address);
         }
         return;
     }
@@ -72,29 +78,29 @@ fn diff_account(
     let new = Account { nonce: info.nonce, balance: info.balance, code_hash: info.code_hash };
     let old = original.unwrap_or(Account::with_balance(Default::default()));
     if new.balance != old.balance {
-        diff.writes.push(WriteOp::Balance { address, value: new.balance });
+        sink.writes.push(WriteOp::Balance { address, value: new.balance });
     }
     if new.nonce != old.nonce {
-        diff.writes.push(WriteOp::Nonce { address, value: new.nonce });
+        sink.writes.push(WriteOp::Nonce { address, value: new.nonce });
     }
     if normalise_code_hash(new.code_hash) != normalise_code_hash(old.code_hash) {
-        diff.writes.push(WriteOp::Code { address, code_hash: new.code_hash });
+        sink.writes.push(WriteOp::Code { address, code_hash: new.code_hash });
         if let Some(code) = &info.code {
             if !code.is_empty() {
-                diff.changes.code.insert(new.code_hash, code.original_bytes());
-                diff.new_code.push((new.code_hash, code.clone()));
+                sink.state.insert_code(new.code_hash, code.original_bytes());
+                sink.new_code.push((new.code_hash, code.clone()));
             }
         }
     }
     if Some(new) != original {
-        diff.changes.accounts.insert(address, Some(new));
+        sink.state.set_account(address, Some(new));
     }
-    let mut storage = StorageChanges { wiped: account.is_created(), ..Default::default() };
+    // A created account's earlier storage is gone; its new slots follow.
+    if account.is_created() {
+        sink.state.wipe_storage(address);
+    }
     for (slot, value) in account.changed_storage_slots() {
-        diff.writes.push(WriteOp::Storage { address, slot: *slot, value: value.present_value });
-        storage.slots.insert(*slot, value.present_value);
-    }
-    if storage.wiped || !storage.slots.is_empty() {
-        diff.changes.storage.insert(address, storage);
+        sink.writes.push(WriteOp::Storage { address, slot: *slot, value: value.present_value });
+        sink.state.set_storage(address, *slot, value.present_value);
     }
 }

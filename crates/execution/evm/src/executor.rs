@@ -1,7 +1,7 @@
 //! The block executor: transactions in order over a running overlay.
 
 use crate::db::RecordingDb;
-use crate::diff::diff_state;
+use crate::diff::{diff_state, DiffSink};
 use crate::env::{effective_gas_price, fill_tx_env, tx_type};
 use crate::error::classify;
 use crate::run::{new_context, transact, tx_facts, Ctx, Mode};
@@ -17,7 +17,9 @@ use revm::primitives::{ExecutionResult, ResultAndState};
 pub struct BlockOutcome {
     /// One receipt per executed transaction, in block order.
     pub receipts: Vec<TxReceipt>,
-    /// One recorded read/write set per executed transaction, in block order.
+    /// One recorded read/write set per executed transaction, in block order:
+    /// reads carry the raw values observed and are sorted by location (the
+    /// order `op_hash` hashes in); writes are sorted.
     pub rw_sets: Vec<ReadWriteSet>,
     /// The block's net state delta (sorted; deletions carry `wiped` storage).
     pub changes: StateChanges,
@@ -43,6 +45,15 @@ pub struct BlockExecutor<S: StateView> {
     receipts: Vec<TxReceipt>,
     rw_sets: Vec<ReadWriteSet>,
     gas_used: u64,
+    /// Buffers reused across transactions (they never carry data between them).
+    scratch: Scratch,
+}
+
+/// Per-transaction working buffers, kept to avoid reallocating them per transaction.
+#[derive(Debug, Default)]
+struct Scratch {
+    new_code: Vec<(B256, revm::primitives::Bytecode)>,
+    log_encoding: Vec<u8>,
 }
 
 impl<S: StateView> std::fmt::Debug for BlockExecutor<S> {
@@ -65,6 +76,7 @@ impl<S: StateView> BlockExecutor<S> {
             receipts: Vec::new(),
             rw_sets: Vec::new(),
             gas_used: 0,
+            scratch: Scratch::default(),
         }
     }
 
@@ -127,13 +139,23 @@ impl<S: StateView> BlockExecutor<S> {
         let ctx = self.ctx.as_mut().expect("context was just restored");
         let ResultAndState { result, state } = outcome;
         let db = &mut ctx.evm.inner.db;
-        let diff = diff_state(&state, &db.recorder.accounts, result.logs());
-        let reads = db.recorder.take_reads();
-        for (hash, code) in &diff.new_code {
-            db.cache_code(*hash, code);
+        let mut writes = Vec::with_capacity(8);
+        let mut sink = DiffSink {
+            writes: &mut writes,
+            state: &mut db.state,
+            new_code: &mut self.scratch.new_code,
+            scratch: &mut self.scratch.log_encoding,
+        };
+        diff_state(&mut sink, &state, &db.recorder.accounts, result.logs());
+        // revm's finalised state is no longer needed; dropping it here keeps
+        // its allocations from outliving the transaction.
+        drop(state);
+        for (hash, code) in self.scratch.new_code.drain(..) {
+            db.cache_code(hash, &code);
         }
-        db.state.apply_owned(diff.changes);
-        let rw_set = ReadWriteSet { reads, writes: diff.writes };
+        let reads = db.recorder.take_sorted_reads();
+        // Reads sorted by location and writes sorted: `op_hash` hashes in place.
+        let rw_set = ReadWriteSet { reads, writes };
 
         let tx_env = &ctx.evm.inner.env.tx;
         let contract_address = match tx_env.transact_to {

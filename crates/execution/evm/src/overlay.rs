@@ -1,42 +1,104 @@
 //! An in-memory layer of not-yet-committed changes over a base state view.
 
 use alloy_primitives::{Address, Bytes, B256, U256};
-use phalanx_core_types::{Account, StateChanges, StateError, StateView};
+use phalanx_core_types::{Account, StateChanges, StateError, StateView, StorageChanges};
 use rustc_hash::FxHashMap;
+
+/// Storage changes of one account, hashed for single-lookup reads.
+#[derive(Debug, Clone, Default)]
+struct SlotChanges {
+    /// Every slot stored before this overlay reads as zero unless in `slots`.
+    wiped: bool,
+    slots: FxHashMap<U256, U256>,
+}
 
 /// An in-memory layer of not-yet-committed changes over a base view: the
 /// running state of a block under execution, or a speculative block on top of
 /// the committed chain. Overlays stack (`Overlay<Overlay<S>>`).
 ///
-/// Reads see `changes` first: a deleted account reads as absent and its
-/// storage as zero, and slots of an account whose storage was `wiped` read as
-/// zero unless rewritten; everything else falls through to the base.
+/// Reads see the changes first: a deleted account reads as absent and its
+/// storage as zero, and slots of an account whose storage was wiped read as
+/// zero unless rewritten; everything else falls through to the base. Changes
+/// are kept in hash maps (the executor reads and writes them for every
+/// transaction); the sorted [`StateChanges`] is built only on demand.
 #[derive(Debug, Clone)]
 pub struct Overlay<S: StateView> {
     base: S,
-    changes: StateChanges,
+    accounts: FxHashMap<Address, Option<Account>>,
+    storage: FxHashMap<Address, SlotChanges>,
+    code: FxHashMap<B256, Bytes>,
     block_hashes: FxHashMap<u64, B256>,
 }
 
 impl<S: StateView> Overlay<S> {
     /// An overlay with no changes: reads equal `base`'s.
     pub fn new(base: S) -> Self {
-        Self { base, changes: StateChanges::default(), block_hashes: FxHashMap::default() }
+        Self {
+            base,
+            accounts: FxHashMap::default(),
+            storage: FxHashMap::default(),
+            code: FxHashMap::default(),
+            block_hashes: FxHashMap::default(),
+        }
     }
 
     /// Applies `changes` on top of the current ones, as if executed after them.
     pub fn apply(&mut self, changes: &StateChanges) {
-        self.changes.extend(changes.clone());
+        self.apply_owned(changes.clone());
     }
 
     /// Like [`apply`](Self::apply) but takes ownership, avoiding a copy.
     pub fn apply_owned(&mut self, changes: StateChanges) {
-        self.changes.extend(changes);
+        for (address, account) in changes.accounts {
+            self.set_account(address, account);
+            // Keep the invariant that a deleted account has no storage even
+            // when `changes` lacks the wipe marker.
+            if account.is_none() {
+                self.wipe_storage(address);
+            }
+        }
+        for (address, storage) in changes.storage {
+            if storage.wiped {
+                self.wipe_storage(address);
+            }
+            let entry = self.storage.entry(address).or_default();
+            entry.slots.extend(storage.slots);
+        }
+        self.code.extend(changes.code);
     }
 
-    /// All changes applied so far, merged.
-    pub fn changes(&self) -> &StateChanges {
-        &self.changes
+    /// Sets (`Some`) or deletes (`None`) one account record, as applying a
+    /// layer that changes only it would. Deleting does not wipe storage by
+    /// itself: callers pair it with [`wipe_storage`](Self::wipe_storage).
+    pub(crate) fn set_account(&mut self, address: Address, account: Option<Account>) {
+        self.accounts.insert(address, account);
+    }
+
+    /// Clears every stored slot of `address` (destruction or re-creation).
+    pub(crate) fn wipe_storage(&mut self, address: Address) {
+        let entry = self.storage.entry(address).or_default();
+        entry.wiped = true;
+        entry.slots.clear();
+    }
+
+    /// Sets one storage slot (zero deletes it).
+    pub(crate) fn set_storage(&mut self, address: Address, slot: U256, value: U256) {
+        self.storage.entry(address).or_default().slots.insert(slot, value);
+    }
+
+    /// Adds code under its hash.
+    pub(crate) fn insert_code(&mut self, hash: B256, code: Bytes) {
+        self.code.insert(hash, code);
+    }
+
+    /// All changes applied so far, merged, as a sorted [`StateChanges`]
+    /// (built on each call: it copies every change).
+    pub fn changes(&self) -> StateChanges {
+        StateChanges {
+            accounts: self.accounts.iter().map(|(a, v)| (*a, *v)).collect(),
+            storage: self.storage.iter().map(|(a, s)| (*a, storage_changes(s.clone()))).collect(),
+            code: self.code.iter().map(|(h, c)| (*h, c.clone())).collect(),
+        }
     }
 
     /// The view this overlay sits on.
@@ -50,22 +112,33 @@ impl<S: StateView> Overlay<S> {
         self.block_hashes.insert(height, hash);
     }
 
-    /// Splits the overlay into its base and the merged changes.
+    /// Splits the overlay into its base and the merged changes (sorted).
     pub fn into_parts(self) -> (S, StateChanges) {
-        (self.base, self.changes)
+        let changes = StateChanges {
+            accounts: self.accounts.into_iter().collect(),
+            storage: self.storage.into_iter().map(|(a, s)| (a, storage_changes(s))).collect(),
+            code: self.code.into_iter().collect(),
+        };
+        (self.base, changes)
     }
+}
+
+fn storage_changes(slots: SlotChanges) -> StorageChanges {
+    StorageChanges { wiped: slots.wiped, slots: slots.slots.into_iter().collect() }
 }
 
 impl<S: StateView> StateView for Overlay<S> {
     fn account(&self, address: &Address) -> Result<Option<Account>, StateError> {
-        match self.changes.accounts.get(address) {
+        match self.accounts.get(address) {
             Some(account) => Ok(*account),
             None => self.base.account(address),
         }
     }
 
     fn storage(&self, address: &Address, slot: &U256) -> Result<U256, StateError> {
-        if let Some(changes) = self.changes.storage.get(address) {
+        // Deleting an account always wipes its storage here, so one lookup
+        // per level decides.
+        if let Some(changes) = self.storage.get(address) {
             if let Some(value) = changes.slots.get(slot) {
                 return Ok(*value);
             }
@@ -73,15 +146,11 @@ impl<S: StateView> StateView for Overlay<S> {
                 return Ok(U256::ZERO);
             }
         }
-        // A deleted account has no storage even if the wipe marker is missing.
-        if let Some(None) = self.changes.accounts.get(address) {
-            return Ok(U256::ZERO);
-        }
         self.base.storage(address, slot)
     }
 
     fn code(&self, code_hash: &B256) -> Result<Option<Bytes>, StateError> {
-        match self.changes.code.get(code_hash) {
+        match self.code.get(code_hash) {
             Some(code) => Ok(Some(code.clone())),
             None => self.base.code(code_hash),
         }
@@ -99,7 +168,6 @@ impl<S: StateView> StateView for Overlay<S> {
 mod tests {
     use super::*;
     use crate::MemoryState;
-    use phalanx_core_types::StorageChanges;
 
     fn base() -> MemoryState {
         let mut state = MemoryState::default();
@@ -170,7 +238,6 @@ mod tests {
 mod equivalence {
     use super::*;
     use crate::MemoryState;
-    use phalanx_core_types::StorageChanges;
     use proptest::prelude::*;
 
     /// Few addresses and slots so that layers collide often.
@@ -218,10 +285,14 @@ mod equivalence {
                 flat.apply(layer);
             }
             let mut upper = Overlay::new(lower);
+            let mut merged = StateChanges::default();
             for layer in &layers[split..] {
                 upper.apply(layer);
                 flat.apply(layer);
+                merged.extend(layer.clone());
             }
+            // The hashed representation merges exactly as `StateChanges::extend`.
+            prop_assert_eq!(upper.changes(), merged.clone());
             for a in 0u8..4 {
                 let address = Address::repeat_byte(a);
                 prop_assert_eq!(upper.account(&address).unwrap(), flat.account(&address).unwrap());
@@ -233,6 +304,7 @@ mod equivalence {
                     );
                 }
             }
+            prop_assert_eq!(upper.into_parts().1, merged);
         }
     }
 }

@@ -3,7 +3,7 @@
 use super::*;
 use crate::{execute_block, BlockExecutor, ExecError};
 use alloy_primitives::{keccak256, Log};
-use phalanx_core_types::{ReadKey, StateChanges, StateView, WriteOp, KECCAK_EMPTY};
+use phalanx_core_types::{ReadKey, ReadValue, StateChanges, StateView, WriteOp, KECCAK_EMPTY};
 
 fn balance(state: &impl StateView, address: Address) -> U256 {
     state.account(&address).unwrap().map(|a| a.balance).unwrap_or_default()
@@ -35,6 +35,9 @@ fn transfer_moves_value_and_pays_priority_fee_to_proposer() {
     let reads = &outcome.rw_sets[0].reads;
     assert!(reads.iter().any(|(k, _)| *k == ReadKey::Account(alice.address())));
     assert!(reads.iter().any(|(k, _)| *k == ReadKey::Account(bob)));
+    // Raw values, sorted by location: bob did not exist before the transfer.
+    assert!(reads.windows(2).all(|w| w[0].0 < w[1].0));
+    assert!(reads.contains(&(ReadKey::Account(bob), ReadValue::Account(None))));
     assert_eq!(outcome.receipts[0].rw_hash, outcome.rw_sets[0].op_hash());
     assert_eq!(outcome.changes.accounts.len(), 3);
 }
@@ -54,7 +57,7 @@ fn legacy_transactions_with_and_without_chain_id_execute() {
 /// Asserts that `tx` is rejected with a reason containing `needle` and that
 /// nothing about the executor changed.
 fn assert_rejected(exec: &mut BlockExecutor<crate::MemoryState>, tx: &RecoveredTx, needle: &str) {
-    let changes: StateChanges = exec.state().changes().clone();
+    let changes: StateChanges = exec.state().changes();
     let (count, gas) = (exec.tx_count(), exec.gas_used());
     match exec.execute(tx) {
         Err(ExecError::InvalidTransaction { hash, reason }) => {
@@ -63,7 +66,7 @@ fn assert_rejected(exec: &mut BlockExecutor<crate::MemoryState>, tx: &RecoveredT
         }
         other => panic!("expected invalid transaction, got {other:?}"),
     }
-    assert_eq!(exec.state().changes(), &changes);
+    assert_eq!(exec.state().changes(), changes);
     assert_eq!((exec.tx_count(), exec.gas_used()), (count, gas));
 }
 
@@ -136,7 +139,7 @@ fn deploy_then_call_records_storage_logs_and_code() {
     assert!(writes.contains(&WriteOp::Log { index: 0, hash: log_hash }));
     assert!(outcome.rw_sets[1]
         .reads
-        .contains(&(ReadKey::Storage(contract, U256::ZERO), B256::ZERO)));
+        .contains(&(ReadKey::Storage(contract, U256::ZERO), ReadValue::Word(B256::ZERO))));
     assert_ne!(outcome.logs_bloom, alloy_primitives::Bloom::ZERO);
     assert!(writes.windows(2).all(|w| w[0] <= w[1]), "writes are sorted");
 }
@@ -247,7 +250,7 @@ fn blockhash_reads_are_recorded() {
     with_contract(&mut state, target, &[0x60, 0x09, 0x40, 0x60, 0x00, 0x55, 0x00]);
     let tx = tx1559(&alice, 0, TxKind::Call(target), U256::ZERO, Bytes::new(), 100_000);
     let outcome = execute_block(state, &env(), &[tx]).unwrap();
-    assert!(outcome.rw_sets[0].reads.contains(&(ReadKey::BlockHash(9), B256::repeat_byte(9))));
+    assert!(outcome.rw_sets[0].reads.contains(&(ReadKey::BlockHash(9), ReadValue::Word(B256::repeat_byte(9)))));
     let stored = U256::from_be_bytes(B256::repeat_byte(9).0);
     assert_eq!(outcome.changes.storage[&target].slots[&U256::ZERO], stored);
 }
