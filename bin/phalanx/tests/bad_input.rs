@@ -11,7 +11,13 @@ use alloy_signer_local::PrivateKeySigner;
 use common::{dev_key, free_port, rpc, Devnet};
 use serde_json::json;
 
-fn signed(signer: &PrivateKeySigner, chain_id: u64, nonce: u64, value: U256, input: Vec<u8>) -> String {
+fn signed(
+    signer: &PrivateKeySigner,
+    chain_id: u64,
+    nonce: u64,
+    value: U256,
+    input: Vec<u8>,
+) -> String {
     let mut tx = TxEip1559 {
         chain_id,
         nonce,
@@ -24,7 +30,10 @@ fn signed(signer: &PrivateKeySigner, chain_id: u64, nonce: u64, value: U256, inp
         ..Default::default()
     };
     let sig = signer.sign_transaction_sync(&mut tx).unwrap();
-    format!("0x{}", alloy_primitives::hex::encode(TxEnvelope::Eip1559(tx.into_signed(sig)).encoded_2718()))
+    format!(
+        "0x{}",
+        alloy_primitives::hex::encode(TxEnvelope::Eip1559(tx.into_signed(sig)).encoded_2718())
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -50,7 +59,11 @@ async fn rejections_are_clear_errors_and_leave_the_pool_empty() {
     ];
     for (raw, expected) in &cases {
         let err = rpc(&url, "eth_sendRawTransaction", json!([raw])).await.unwrap_err();
-        assert!(err.contains(expected), "sending {}…: expected `{expected}` in `{err}`", &raw[..raw.len().min(20)]);
+        assert!(
+            err.contains(expected),
+            "sending {}…: expected `{expected}` in `{err}`",
+            &raw[..raw.len().min(20)]
+        );
     }
     // Malformed params are invalid-params errors, not crashes.
     for (method, params) in [

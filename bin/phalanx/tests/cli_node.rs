@@ -24,14 +24,26 @@ async fn keygen_genesis_node_verify() {
     let d = |p: &str| tmp.path().join(p).to_str().unwrap().to_string();
     phalanx(&["keygen", "--out", &d("v0"), "--name", "v0"]);
     // Keys are never overwritten.
-    let again = Command::new(env!("CARGO_BIN_EXE_phalanx")).args(["keygen", "--out", &d("v0")]).output().unwrap();
+    let again = Command::new(env!("CARGO_BIN_EXE_phalanx"))
+        .args(["keygen", "--out", &d("v0")])
+        .output()
+        .unwrap();
     assert!(!again.status.success(), "keygen must refuse to overwrite existing keys");
 
     let rich = "0x00000000000000000000000000000000000000f1";
     std::fs::write(d("alloc.json"), format!(r#"{{"{rich}": {{"balance": "0x1000"}}}}"#)).unwrap();
     phalanx(&[
-        "genesis", "--chain-id", "4242", "--validator", &d("v0/validator.json"), "--alloc", &d("alloc.json"),
-        "--dev-accounts", "2", "--out", &d("genesis.json"),
+        "genesis",
+        "--chain-id",
+        "4242",
+        "--validator",
+        &d("v0/validator.json"),
+        "--alloc",
+        &d("alloc.json"),
+        "--dev-accounts",
+        "2",
+        "--out",
+        &d("genesis.json"),
     ]);
     let validator: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(d("v0/validator.json")).unwrap()).unwrap();
@@ -59,17 +71,30 @@ async fn keygen_genesis_node_verify() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(rpc(&url, "eth_chainId", serde_json::json!([])).await.unwrap(), "0x1092");
-    assert_eq!(rpc(&url, "eth_getBalance", serde_json::json!([rich, "latest"])).await.unwrap(), "0x1000");
+    assert_eq!(
+        rpc(&url, "eth_getBalance", serde_json::json!([rich, "latest"])).await.unwrap(),
+        "0x1000"
+    );
     let block = rpc(&url, "eth_getBlockByNumber", serde_json::json!(["0x1", false])).await.unwrap();
-    assert_eq!(block["miner"].as_str().unwrap().to_lowercase(), validator["address"].as_str().unwrap().to_lowercase());
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(node.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+    assert_eq!(
+        block["miner"].as_str().unwrap().to_lowercase(),
+        validator["address"].as_str().unwrap().to_lowercase()
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(node.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
     assert!(node.wait().unwrap().success(), "SIGTERM is a clean shutdown");
 
     let out = phalanx(&["verify-chain", "--reexecute", "--data", &d("data")]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("OK"), "{stdout}");
     // A missing directory is a clear error, not a new empty database.
-    let missing = Command::new(env!("CARGO_BIN_EXE_phalanx")).args(["verify-chain", "--data", &d("nope")]).output().unwrap();
+    let missing = Command::new(env!("CARGO_BIN_EXE_phalanx"))
+        .args(["verify-chain", "--data", &d("nope")])
+        .output()
+        .unwrap();
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("does not exist"));
 }

@@ -18,13 +18,17 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
+    fixture_with_base_fee(7)
+}
+
+fn fixture_with_base_fee(base_fee_per_gas: u64) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let signer = PrivateKeySigner::random();
     let mut genesis = Genesis {
         chain_id: CHAIN_ID,
         timestamp: 1,
         gas_limit: 30_000_000,
-        base_fee_per_gas: 7,
+        base_fee_per_gas,
         validators: vec![Validator {
             name: "v".into(),
             address: Address::repeat_byte(0xaa),
@@ -51,12 +55,23 @@ fn fixture() -> Fixture {
 }
 
 fn transfer(signer: &PrivateKeySigner, nonce: u64, value: u64, gas_limit: u64) -> Vec<u8> {
+    transfer_priced(signer, nonce, value, gas_limit, 100, 3)
+}
+
+fn transfer_priced(
+    signer: &PrivateKeySigner,
+    nonce: u64,
+    value: u64,
+    gas_limit: u64,
+    max_fee_per_gas: u128,
+    max_priority_fee_per_gas: u128,
+) -> Vec<u8> {
     let mut tx = TxEip1559 {
         chain_id: CHAIN_ID,
         nonce,
         gas_limit: gas_limit.into(),
-        max_fee_per_gas: 100,
-        max_priority_fee_per_gas: 3,
+        max_fee_per_gas,
+        max_priority_fee_per_gas,
         to: TxKind::Call(Address::repeat_byte(0x42)),
         value: U256::from(value),
         ..Default::default()
@@ -121,4 +136,16 @@ fn transactions_that_became_invalid_are_dropped_not_committed() {
     assert_eq!((produced.tx_count, produced.rejected), (1, 1));
     assert!(f.chain.pool().is_empty());
     assert!(f.chain.store().verify_chain(&mut |_| {}).unwrap().is_ok());
+}
+
+#[test]
+fn gas_can_be_free_on_a_permissioned_chain() {
+    let f = fixture_with_base_fee(0);
+    let state = f.chain.store().latest_state();
+    f.chain.pool().add_raw(&transfer_priced(&f.signer, 0, 5, 21_000, 0, 0), &state).unwrap();
+    let produced = f.chain.produce_block(10).unwrap();
+    assert_eq!(produced.tx_count, 1);
+    let state = f.chain.store().latest_state();
+    let sender = state.account(&f.signer.address()).unwrap().unwrap();
+    assert_eq!(sender.balance, U256::from(10u64.pow(18) - 5), "only the value is paid");
 }
