@@ -2,7 +2,8 @@
 //! read/write-operation hash.
 
 use alloy_consensus::{Eip658Value, TxType};
-use alloy_primitives::{Address, Bloom, Log, B256};
+use alloy_primitives::map::{AddressHashMap, B256HashMap};
+use alloy_primitives::{keccak256, Address, Bloom, BloomInput, Log, B256};
 use alloy_rlp::{Encodable, RlpDecodable, RlpEncodable};
 use alloy_trie::{HashBuilder, Nibbles, EMPTY_ROOT_HASH};
 
@@ -58,10 +59,8 @@ impl TxReceipt {
     pub fn encode_ethereum_into(&self, bloom: &Bloom, out: &mut Vec<u8>) {
         let status = Eip658Value::Eip658(self.success);
         let cumulative_gas_used = self.cumulative_gas_used as u128;
-        let payload_length = status.length()
-            + cumulative_gas_used.length()
-            + bloom.length()
-            + self.logs.length();
+        let payload_length =
+            status.length() + cumulative_gas_used.length() + bloom.length() + self.logs.length();
         if let Some(type_byte) = envelope_type(self.tx_type) {
             out.push(type_byte);
         }
@@ -103,8 +102,9 @@ pub fn receipts_root_and_bloom(receipts: &[TxReceipt]) -> (B256, Bloom) {
     }
     let mut buf = Vec::with_capacity(receipts.len() * 512);
     let mut ends = Vec::with_capacity(receipts.len());
+    let mut hashes = BloomHashes::default();
     for receipt in receipts {
-        let bloom = receipt.bloom();
+        let bloom = hashes.bloom(&receipt.logs);
         block_bloom |= bloom;
         receipt.encode_ethereum_into(&bloom, &mut buf);
         ends.push(buf.len());
@@ -120,6 +120,32 @@ pub fn receipts_root_and_bloom(receipts: &[TxReceipt]) -> (B256, Bloom) {
         builder.add_leaf(Nibbles::unpack(&key), item(i));
     }
     (builder.root(), block_bloom)
+}
+
+/// Memoised keccak256 of bloom inputs. Within a block the same contract
+/// address, event signature and account topics recur across receipts, and a
+/// map lookup is far cheaper than a keccak. Holds at most one entry per
+/// distinct log address and topic of the block being summarised.
+#[derive(Default)]
+struct BloomHashes {
+    addresses: AddressHashMap<B256>,
+    topics: B256HashMap<B256>,
+}
+
+impl BloomHashes {
+    /// Equal to [`TxReceipt::bloom`] over `logs`.
+    fn bloom(&mut self, logs: &[Log]) -> Bloom {
+        let mut bloom = Bloom::default();
+        for log in logs {
+            let hash = *self.addresses.entry(log.address).or_insert_with(|| keccak256(log.address));
+            bloom.accrue(BloomInput::Hash(hash));
+            for topic in log.topics() {
+                let hash = *self.topics.entry(*topic).or_insert_with(|| keccak256(topic));
+                bloom.accrue(BloomInput::Hash(hash));
+            }
+        }
+        bloom
+    }
 }
 
 /// The index whose RLP is the `j`-th smallest among rlp(0..len).

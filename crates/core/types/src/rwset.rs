@@ -285,7 +285,10 @@ mod tests {
         let value = prop_oneof![
             Just(ReadValue::Account(None)),
             (0u64..3, 0u64..3).prop_map(|(n, b)| {
-                ReadValue::Account(Some(Account { nonce: n, ..Account::with_balance(U256::from(b)) }))
+                ReadValue::Account(Some(Account {
+                    nonce: n,
+                    ..Account::with_balance(U256::from(b))
+                }))
             }),
             (0u8..3).prop_map(word),
         ];

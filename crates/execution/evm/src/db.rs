@@ -36,7 +36,7 @@ impl Recorder {
     /// at its exact size.
     pub fn take_sorted_reads(&mut self) -> Vec<(ReadKey, ReadValue)> {
         // Locations are unique here, so sorting by location alone is canonical.
-        self.reads.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        self.reads.sort_unstable_by_key(|(key, _)| *key);
         let reads = self.reads.clone();
         self.clear();
         reads

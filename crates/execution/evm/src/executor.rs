@@ -8,7 +8,8 @@ use crate::run::{new_context, transact, tx_facts, Ctx, Mode};
 use crate::{BlockEnv, ExecError, Overlay};
 use alloy_primitives::{Bloom, TxKind, B256};
 use phalanx_core_types::{
-    receipts_root_and_bloom, rw_digest, ReadWriteSet, RecoveredTx, StateChanges, StateView, TxReceipt,
+    receipts_root_and_bloom, rw_digest, ReadWriteSet, RecoveredTx, StateChanges, StateView,
+    TxReceipt,
 };
 use revm::primitives::{ExecutionResult, ResultAndState};
 

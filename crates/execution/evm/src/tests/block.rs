@@ -250,7 +250,9 @@ fn blockhash_reads_are_recorded() {
     with_contract(&mut state, target, &[0x60, 0x09, 0x40, 0x60, 0x00, 0x55, 0x00]);
     let tx = tx1559(&alice, 0, TxKind::Call(target), U256::ZERO, Bytes::new(), 100_000);
     let outcome = execute_block(state, &env(), &[tx]).unwrap();
-    assert!(outcome.rw_sets[0].reads.contains(&(ReadKey::BlockHash(9), ReadValue::Word(B256::repeat_byte(9)))));
+    assert!(outcome.rw_sets[0]
+        .reads
+        .contains(&(ReadKey::BlockHash(9), ReadValue::Word(B256::repeat_byte(9)))));
     let stored = U256::from_be_bytes(B256::repeat_byte(9).0);
     assert_eq!(outcome.changes.storage[&target].slots[&U256::ZERO], stored);
 }
