@@ -8,4 +8,4 @@ cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/phalanx-target}"
 cargo build --locked --bin phalanx
-cargo test --workspace --locked "$@"
+cargo test --workspace --locked --no-fail-fast "$@"

@@ -50,7 +50,7 @@ async fn rejections_are_clear_errors_and_leave_the_pool_empty() {
     corrupted.replace_range(corrupted.len() - 6.., "000000");
     let cases = [
         ("0xdeadbeef".to_string(), "decode"),
-        ("0x".to_string(), "decode"),
+        ("0x".to_string(), "empty transaction"),
         (corrupted, ""),
         (signed(&funded, 1, 0, U256::from(1), vec![]), "invalid chain id"),
         (signed(&funded, 7777, 5_000_000, U256::from(1), vec![]), "nonce too high"),

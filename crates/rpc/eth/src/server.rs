@@ -60,6 +60,17 @@ pub fn rpc_module(config: &RpcConfig, backend: Arc<dyn EthBackend>) -> RpcModule
     EthRpc::new(backend, limits).into_rpc()
 }
 
+/// Subscription ids in geth's shape: `0x` and 32 hex digits. Ethereum
+/// clients expect a string (web3.py rejects jsonrpsee's default integer ids).
+#[derive(Debug, Clone, Copy)]
+pub struct HexIdProvider;
+
+impl jsonrpsee::core::traits::IdProvider for HexIdProvider {
+    fn next_id(&self) -> jsonrpsee::types::SubscriptionId<'static> {
+        jsonrpsee::types::SubscriptionId::Str(format!("0x{:032x}", rand::random::<u128>()).into())
+    }
+}
+
 /// Binds `config.addr` and serves HTTP and WebSocket JSON-RPC on it until stopped.
 /// Must be called within a tokio runtime.
 pub async fn start_server(
@@ -72,6 +83,7 @@ pub async fn start_server(
         .max_request_body_size(config.max_request_body_bytes)
         .max_response_body_size(config.max_response_body_bytes)
         .set_batch_request_config(BatchRequestConfig::Limit(config.batch_requests_max))
+        .set_id_provider(HexIdProvider)
         .build(config.addr)
         .await
         .map_err(bind_error)?;
@@ -79,4 +91,19 @@ pub async fn start_server(
     let handle = server.start(rpc_module(&config, backend));
     tracing::info!(%local_addr, "JSON-RPC server listening (HTTP and WebSocket)");
     Ok(RpcServerHandle { local_addr, handle, stop_requested: Arc::new(AtomicBool::new(false)) })
+}
+
+#[cfg(test)]
+mod id_tests {
+    use super::HexIdProvider;
+    use jsonrpsee::core::traits::IdProvider;
+    use jsonrpsee::types::SubscriptionId;
+
+    #[test]
+    fn subscription_ids_are_geth_style_hex_strings() {
+        let SubscriptionId::Str(id) = HexIdProvider.next_id() else { panic!("ids must be strings") };
+        assert_eq!(id.len(), 34);
+        assert!(id.starts_with("0x") && id[2..].chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(HexIdProvider.next_id(), HexIdProvider.next_id());
+    }
 }
