@@ -101,7 +101,9 @@ mod id_tests {
 
     #[test]
     fn subscription_ids_are_geth_style_hex_strings() {
-        let SubscriptionId::Str(id) = HexIdProvider.next_id() else { panic!("ids must be strings") };
+        let SubscriptionId::Str(id) = HexIdProvider.next_id() else {
+            panic!("ids must be strings")
+        };
         assert_eq!(id.len(), 34);
         assert!(id.starts_with("0x") && id[2..].chars().all(|c| c.is_ascii_hexdigit()));
         assert_ne!(HexIdProvider.next_id(), HexIdProvider.next_id());
