@@ -80,11 +80,7 @@ async fn keygen_genesis_node_verify() {
         block["miner"].as_str().unwrap().to_lowercase(),
         validator["address"].as_str().unwrap().to_lowercase()
     );
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(node.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
+    common::signal_child(&node, nix::sys::signal::Signal::SIGTERM);
     assert!(node.wait().unwrap().success(), "SIGTERM is a clean shutdown");
 
     let out = phalanx(&["verify-chain", "--reexecute", "--data", &d("data")]);

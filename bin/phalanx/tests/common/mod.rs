@@ -74,28 +74,30 @@ impl Devnet {
 
     /// SIGKILL: no chance to flush or clean up.
     pub fn kill9(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(child.id() as i32),
-                nix::sys::signal::Signal::SIGKILL,
-            )
-            .unwrap();
-            child.wait().unwrap();
-        }
+        self.signal_and_wait(nix::sys::signal::Signal::SIGKILL);
     }
 
     /// SIGTERM and wait for a clean exit.
     pub fn terminate(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(child.id() as i32),
-                nix::sys::signal::Signal::SIGTERM,
-            )
-            .unwrap();
-            let status = child.wait().unwrap();
+        if let Some(status) = self.signal_and_wait(nix::sys::signal::Signal::SIGTERM) {
             assert!(status.success(), "devnet exited with {status} on SIGTERM");
         }
     }
+
+    /// Sends `signal` to the running child and reaps it; `None` if none runs.
+    fn signal_and_wait(
+        &mut self,
+        signal: nix::sys::signal::Signal,
+    ) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take()?;
+        signal_child(&child, signal);
+        Some(child.wait().unwrap())
+    }
+}
+
+/// Sends `signal` to `child`.
+pub fn signal_child(child: &Child, signal: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
 }
 
 impl Drop for Devnet {
