@@ -46,6 +46,16 @@ impl StateChanges {
     /// Applies `later` on top of `self`, as if both were executed in order.
     pub fn extend(&mut self, later: StateChanges) {
         for (address, account) in later.accounts {
+            // A deletion takes the account's storage with it: keep the
+            // invariant for storage merged from earlier changes.
+            // The wipe is recorded even without earlier storage changes, so
+            // that storage written after a re-creation does not resurrect
+            // slots committed before the deletion.
+            if account.is_none() {
+                let storage = self.storage.entry(address).or_default();
+                storage.wiped = true;
+                storage.slots.clear();
+            }
             self.accounts.insert(address, account);
         }
         for (address, changes) in later.storage {
@@ -55,6 +65,10 @@ impl StateChanges {
                 entry.slots.clear();
             }
             entry.slots.extend(changes.slots);
+            // Storage merged onto a deleted account stays wiped (the invariant above).
+            if self.accounts.get(&address) == Some(&None) {
+                entry.wiped = true;
+            }
         }
         self.code.extend(later.code);
     }

@@ -3,13 +3,13 @@
 //! from the pool, and commit it.
 
 use crate::config::NodeConfig;
-use alloy_primitives::{keccak256, Address, Bytes, B256};
+use crate::speculative::{BlockSpec, SpecTree};
+use alloy_primitives::{Address, B256};
 use parking_lot::Mutex;
-use phalanx_core_types::{Block, Genesis, Header, RecoveredTx, HEADER_VERSION};
-use phalanx_execution_evm::{BlockEnv, BlockExecutor, ExecError};
+use phalanx_core_types::{Genesis, Header};
+use phalanx_execution_evm::{BlockEnv, ExecError};
 use phalanx_node_txpool::{PoolConfig, TxPool};
 use phalanx_storage_rocksdb::{Store, StoreError, StoreOptions};
-use std::collections::HashSet;
 use std::sync::Arc;
 use tokio::sync::broadcast;
 
@@ -28,6 +28,33 @@ pub enum ChainError {
     /// The executor failed for a reason other than an invalid transaction.
     #[error(transparent)]
     Exec(#[from] ExecError),
+    /// A block's parent is neither the committed head nor a known
+    /// uncommitted block descending from it.
+    #[error(
+        "parent {hash} is not the committed head (height {head}) nor an executed block above it"
+    )]
+    UnknownParent {
+        /// The parent asked for.
+        hash: B256,
+        /// The committed head's height.
+        head: u64,
+    },
+    /// Too many executed, uncommitted blocks: commits have stalled.
+    #[error("{blocks_max} executed blocks are waiting to commit; refusing to execute more")]
+    SpecTreeFull {
+        /// The bound that was reached.
+        blocks_max: usize,
+    },
+    /// A block handed to commit does not extend the head, or its execution
+    /// results differ from what committing them produces (a bug: assertions
+    /// catch it before anything is written).
+    #[error("cannot commit block {height}: {reason}")]
+    Commit {
+        /// The block's height.
+        height: u64,
+        /// What is wrong.
+        reason: String,
+    },
     /// The genesis file could not be read or is invalid.
     #[error("genesis {path}: {reason}")]
     Genesis {
@@ -69,10 +96,10 @@ pub struct ProducedBlock {
 /// One node's chain: committed storage, the pool and head notifications.
 #[derive(Debug)]
 pub struct Chain {
-    store: Store,
-    pool: Arc<TxPool>,
-    params: ChainParams,
-    heads: broadcast::Sender<Header>,
+    pub(crate) store: Store,
+    pub(crate) pool: Arc<TxPool>,
+    pub(crate) params: ChainParams,
+    pub(crate) heads: broadcast::Sender<Header>,
     /// Serialises block building and committing: one block at a time.
     produce_lock: Mutex<()>,
 }
@@ -146,62 +173,23 @@ impl Chain {
     /// only after the block is durably written.
     pub fn produce_block(&self, timestamp: u64) -> Result<ProducedBlock, ChainError> {
         let _guard = self.produce_lock.lock();
-        let env = self.next_block_env(timestamp)?;
-        let parent_hash = env.prev_randao;
+        let head = self.store.head().expect("a chain always has genesis");
         let candidates = self.pool.best(self.params.block_txs_max, self.params.block_gas_max);
-        let mut executor = BlockExecutor::new(self.store.latest_state(), env);
-        let mut included: Vec<RecoveredTx> = Vec::with_capacity(candidates.len());
-        let mut blocked_senders: HashSet<Address> = HashSet::new();
-        let mut rejected = 0;
-        for tx in candidates {
-            if blocked_senders.contains(&tx.sender) {
-                continue;
-            }
-            if executor.gas_used().saturating_add(tx.gas_limit()) > self.params.block_gas_max {
-                // Does not fit this block; it stays pooled for the next one, and the
-                // sender's later nonces must wait behind it.
-                blocked_senders.insert(tx.sender);
-                continue;
-            }
-            match executor.execute(&tx) {
-                Ok(_) => included.push(tx),
-                Err(ExecError::InvalidTransaction { reason, .. }) => {
-                    tracing::debug!(hash = %tx.hash, %reason, "dropping invalid pooled transaction");
-                    self.pool.remove_invalid(&tx.hash);
-                    blocked_senders.insert(tx.sender);
-                    rejected += 1;
-                }
-                Err(other) => return Err(other.into()),
-            }
-        }
-        let outcome = executor.finish();
-        let prepared = self.store.prepare_state(env.height, &outcome.changes)?;
-        let transactions: Vec<_> = included.iter().map(|t| t.tx.clone()).collect();
-        let schedule = Bytes::new();
-        let header = Header {
-            version: HEADER_VERSION,
-            chain_id: env.chain_id,
-            height: env.height,
+        let spec = BlockSpec {
+            parent_hash: head.hash,
             view: 0,
-            proposer: env.proposer,
-            parent_hash,
-            transactions_root: phalanx_core_types::transactions_root(&transactions),
-            state_root: prepared.state_root,
-            receipts_root: outcome.receipts_root,
-            rw_digest: outcome.rw_digest,
-            schedule_hash: keccak256(&schedule),
-            logs_bloom: outcome.logs_bloom,
-            gas_used: outcome.gas_used,
-            gas_limit: env.gas_limit,
-            base_fee_per_gas: env.base_fee_per_gas,
-            timestamp: env.timestamp,
+            proposer: self.params.proposer,
+            timestamp,
         };
-        let block = Block { header, transactions, schedule };
-        self.store.commit_block(&block, &outcome.receipts, prepared)?;
-        self.pool.on_block_committed(&included, &self.store.latest_state());
-        // No subscriber is not an error.
-        let _ = self.heads.send(block.header.clone());
-        Ok(ProducedBlock { header: block.header, tx_count: included.len(), rejected })
+        let executed = self.build_block(&SpecTree::new(), spec, candidates)?;
+        for hash in &executed.rejected {
+            self.pool.remove_invalid(hash);
+        }
+        let rejected = executed.rejected.len();
+        let tx_count = executed.included.len();
+        let header = executed.block.header.clone();
+        self.commit_executed(executed)?;
+        Ok(ProducedBlock { header, tx_count, rejected })
     }
 
     /// The latest committed height.

@@ -149,3 +149,82 @@ fn gas_can_be_free_on_a_permissioned_chain() {
     let sender = state.account(&f.signer.address()).unwrap().unwrap();
     assert_eq!(sender.balance, U256::from(10u64.pow(18) - 5), "only the value is paid");
 }
+
+fn recovered(raw: &[u8]) -> phalanx_core_types::RecoveredTx {
+    let tx = phalanx_core_types::decode_transaction(raw).unwrap();
+    phalanx_core_types::RecoveredTx::recover(tx).unwrap()
+}
+
+#[test]
+fn blocks_built_on_speculative_parents_commit_with_the_same_headers() {
+    use crate::{BlockSpec, SpecTree};
+    let f = fixture();
+    let mut tree = SpecTree::new();
+    let mut parent = f.chain.head_hash();
+    let mut built = Vec::new();
+    // Three blocks, each on the previous uncommitted one (chained HotStuff's pipeline).
+    for height in 1..=3u64 {
+        let txs = vec![recovered(&transfer(&f.signer, height - 1, 1000, 21_000))];
+        let spec = BlockSpec {
+            parent_hash: parent,
+            view: height,
+            proposer: Address::repeat_byte(0xaa),
+            timestamp: 10 + height,
+        };
+        let executed = Arc::new(f.chain.build_block(&tree, spec, txs).unwrap());
+        assert_eq!(executed.block.header.height, height);
+        assert_eq!(executed.included.len(), 1);
+        parent = executed.hash();
+        tree.insert(Arc::clone(&executed)).unwrap();
+        built.push(executed);
+    }
+    // A competing fork at height 2: same parent, different transaction set.
+    let fork_spec = BlockSpec {
+        parent_hash: built[0].hash(),
+        view: 9,
+        proposer: Address::repeat_byte(0xaa),
+        timestamp: 50,
+    };
+    let fork = f.chain.build_block(&tree, fork_spec, vec![]).unwrap();
+    assert_ne!(fork.hash(), built[1].hash());
+    // Commit the chain one block at a time; the stored headers equal the
+    // speculative ones (state roots included).
+    for executed in &built {
+        let again = f
+            .chain
+            .build_block(
+                &tree,
+                BlockSpec {
+                    parent_hash: executed.block.header.parent_hash,
+                    view: executed.block.header.view,
+                    proposer: executed.block.header.proposer,
+                    timestamp: executed.block.header.timestamp,
+                },
+                executed.included.clone(),
+            )
+            .unwrap();
+        assert_eq!(
+            again.hash(),
+            executed.hash(),
+            "re-execution on the same parent is deterministic"
+        );
+        f.chain.commit_executed(again).unwrap();
+        let stored = f.chain.store().header_by_height(executed.height()).unwrap().unwrap();
+        assert_eq!(stored, executed.block.header);
+        tree.prune_to(executed.height());
+    }
+    // The fork can no longer commit: its parent is not the head.
+    assert!(matches!(f.chain.commit_executed(fork), Err(crate::ChainError::Commit { .. })));
+    assert!(f.chain.store().verify_chain(&mut |_| {}).unwrap().is_ok());
+    // Building on a pruned or unknown parent is refused.
+    let unknown = BlockSpec {
+        parent_hash: built[0].hash(),
+        view: 20,
+        proposer: Address::repeat_byte(0xaa),
+        timestamp: 60,
+    };
+    assert!(matches!(
+        f.chain.build_block(&tree, unknown, vec![]),
+        Err(crate::ChainError::UnknownParent { .. })
+    ));
+}

@@ -136,6 +136,18 @@ impl Store {
         crate::prepare::prepare(&self.inner, height, head.map(|h| h.hash), changes)
     }
 
+    /// The state root of the head's state with `changes` applied, for a block
+    /// that is not (yet) `head + 1`: a speculative block on an uncommitted
+    /// fork, whose `changes` are the merged changes of its uncommitted
+    /// ancestors and itself. A root depends only on the resulting state, not on
+    /// how the changes were grouped into blocks, so this equals the root the
+    /// block will have when it is finally committed. Writes nothing.
+    pub fn speculative_root(&self, changes: &StateChanges) -> Result<B256, StoreError> {
+        let head = self.head();
+        let height = head.map_or(0, |h| h.height + 1);
+        Ok(crate::prepare::prepare(&self.inner, height, head.map(|h| h.hash), changes)?.state_root)
+    }
+
     /// The post-state of the head block, pinned: later commits do not change
     /// what it returns. Before genesis it is the empty state.
     pub fn latest_state(&self) -> StateSnapshot {

@@ -106,3 +106,38 @@ proptest! {
         prop_assert_eq!(report.slots_checked, model.slots.len() as u64);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+    /// A speculative block on an uncommitted fork is rooted with the merged
+    /// changes of its uncommitted ancestors: that root must be the one the
+    /// chain has once the ancestors and the block are committed one by one.
+    #[test]
+    fn speculative_root_equals_root_after_committing(blocks in proptest::collection::vec(arb_changes(), 1..5)) {
+        let dir = tempfile::tempdir().unwrap();
+        let options = StoreOptions { sync_writes: false, ..StoreOptions::default() };
+        let store = Store::open(dir.path(), options).unwrap();
+        store.init_genesis(&genesis()).unwrap();
+        // As in the EVM, a block that writes an account's storage leaves the
+        // account existing (storage of an absent account is unreachable).
+        let mut blocks = blocks;
+        for changes in &mut blocks {
+            let writers: Vec<Address> = changes.storage.iter().filter(|(_, s)| !s.slots.is_empty()).map(|(a, _)| *a).collect();
+            for address in writers {
+                changes.accounts.entry(address).or_insert(Some(Account::with_balance(U256::from(1))));
+            }
+        }
+        let mut merged = StateChanges::default();
+        for changes in &blocks {
+            merged.extend(changes.clone());
+        }
+        let speculative = store.speculative_root(&merged).unwrap();
+        let head_before = store.head().unwrap();
+        for changes in &blocks {
+            commit(&store, changes, vec![]);
+        }
+        prop_assert_eq!(speculative, store.head().unwrap().state_root);
+        prop_assert_ne!(head_before.height, store.head().unwrap().height);
+    }
+}
