@@ -90,7 +90,14 @@ impl Chain {
     /// The state is re-prepared if the block was built on a speculative parent
     /// (or the head moved since); the resulting root must equal the header's,
     /// which the storage layer checks before writing anything.
-    pub fn commit_executed(&self, executed: ExecutedBlock) -> Result<(), ChainError> {
+    ///
+    /// `certificate` is the consensus proof of commitment (opaque bytes),
+    /// stored in the same atomic write as the block; `None` for a single node.
+    pub fn commit_executed(
+        &self,
+        executed: ExecutedBlock,
+        certificate: Option<&[u8]>,
+    ) -> Result<(), ChainError> {
         let ExecutedBlock { block, receipts, changes, included, prepared, .. } = executed;
         let head = self.store.head().expect("a chain always has genesis");
         let height = block.header.height;
@@ -107,7 +114,7 @@ impl Chain {
             Some(p) if p.height() == height => p,
             _ => self.store.prepare_state(height, &changes)?,
         };
-        self.store.commit_block(&block, &receipts, prepared)?;
+        self.store.commit_block_certified(&block, &receipts, prepared, certificate)?;
         self.pool.on_block_committed(&included, &self.store.latest_state());
         // No subscriber is not an error.
         let _ = self.heads.send(block.header.clone());

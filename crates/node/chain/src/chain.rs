@@ -188,7 +188,7 @@ impl Chain {
         let rejected = executed.rejected.len();
         let tx_count = executed.included.len();
         let header = executed.block.header.clone();
-        self.commit_executed(executed)?;
+        self.commit_executed(executed, None)?;
         Ok(ProducedBlock { header, tx_count, rejected })
     }
 

@@ -208,13 +208,17 @@ fn blocks_built_on_speculative_parents_commit_with_the_same_headers() {
             executed.hash(),
             "re-execution on the same parent is deterministic"
         );
-        f.chain.commit_executed(again).unwrap();
+        f.chain.commit_executed(again, Some(&executed.height().to_be_bytes())).unwrap();
+        assert_eq!(
+            f.chain.store().certificate(executed.height()).unwrap(),
+            Some(executed.height().to_be_bytes().to_vec())
+        );
         let stored = f.chain.store().header_by_height(executed.height()).unwrap().unwrap();
         assert_eq!(stored, executed.block.header);
         tree.prune_to(executed.height());
     }
     // The fork can no longer commit: its parent is not the head.
-    assert!(matches!(f.chain.commit_executed(fork), Err(crate::ChainError::Commit { .. })));
+    assert!(matches!(f.chain.commit_executed(fork, None), Err(crate::ChainError::Commit { .. })));
     assert!(f.chain.store().verify_chain(&mut |_| {}).unwrap().is_ok());
     // Building on a pruned or unknown parent is refused.
     let unknown = BlockSpec {

@@ -32,6 +32,12 @@ pub const CF_JMT_NODES: &str = "jmt_nodes";
 /// key hash (32) ‖ version (8) -> [`encode_jmt_value`]: value history per key.
 pub const CF_JMT_VALUES: &str = "jmt_values";
 
+/// height -> the consensus certificate of the committed block at that height:
+/// opaque bytes from the consensus layer (it encodes and verifies them); the
+/// store only keeps them with the block so that lagging replicas can fetch
+/// blocks together with the proof that they were committed.
+pub const CF_CERTIFICATES: &str = "certificates";
+
 /// Every column family the store uses, in a fixed order.
 pub const COLUMN_FAMILIES: &[&str] = &[
     CF_META,
@@ -45,6 +51,7 @@ pub const COLUMN_FAMILIES: &[&str] = &[
     CF_CODE,
     CF_JMT_NODES,
     CF_JMT_VALUES,
+    CF_CERTIFICATES,
 ];
 
 /// Key of the head record in [`CF_META`].

@@ -4,7 +4,7 @@
 
 use crate::codec::{
     encode_head, encode_receipts, encode_tx_location, height_key, CF_BLOCKS, CF_BLOCK_HASHES,
-    CF_CANONICAL, CF_META, CF_RECEIPTS, CF_TX_INDEX, HEAD_KEY,
+    CF_CANONICAL, CF_CERTIFICATES, CF_META, CF_RECEIPTS, CF_TX_INDEX, HEAD_KEY,
 };
 use crate::commitment::write_tree_batch;
 use crate::{Head, PreparedState, Store, StoreError};
@@ -69,6 +69,19 @@ impl Store {
         receipts: &[TxReceipt],
         prepared: PreparedState,
     ) -> Result<(), StoreError> {
+        self.commit_block_certified(block, receipts, prepared, None)
+    }
+
+    /// [`commit_block`](Self::commit_block), also storing `certificate` (the
+    /// consensus layer's proof that the block is committed, opaque here) in
+    /// the same atomic batch, readable with [`Store::certificate`].
+    pub fn commit_block_certified(
+        &self,
+        block: &Block,
+        receipts: &[TxReceipt],
+        prepared: PreparedState,
+        certificate: Option<&[u8]>,
+    ) -> Result<(), StoreError> {
         let inner = &*self.inner;
         let _commit = inner.commit_lock.lock();
         let head = self.head();
@@ -96,7 +109,10 @@ impl Store {
             .map_err(|reason| StoreError::ReceiptsMismatch { height, reason })?;
         self.check_new_transactions(block)?;
 
-        let batch = self.build_batch(block, receipts, &prepared)?;
+        let mut batch = self.build_batch(block, receipts, &prepared)?;
+        if let Some(certificate) = certificate {
+            batch.put_cf(inner.cf(CF_CERTIFICATES)?, height_key(height), certificate);
+        }
         let mut write_options = WriteOptions::default();
         write_options.set_sync(inner.sync_writes);
         let hash = block.hash();

@@ -16,6 +16,7 @@
 //! | `code`             | code hash                        | code bytes                                   |
 //! | `jmt_nodes`        | borsh(JMT node key)              | borsh(JMT node)                              |
 //! | `jmt_values`       | JMT key hash (32) ‖ version (8)  | 0 (deleted) or 1 ‖ leaf value                |
+//! | `certificates`     | height                           | consensus certificate of the block (opaque)  |
 //!
 //! All integers in keys are big-endian, so heights iterate in chain order and
 //! an account's slots are one contiguous key range (which makes a storage

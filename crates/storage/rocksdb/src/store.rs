@@ -2,8 +2,8 @@
 
 use crate::codec::{
     decode_b256, decode_head, decode_height, decode_receipts, decode_tx_location, height_key,
-    CF_BLOCKS, CF_BLOCK_HASHES, CF_CANONICAL, CF_META, CF_RECEIPTS, CF_TX_INDEX, COLUMN_FAMILIES,
-    HEAD_KEY,
+    CF_BLOCKS, CF_BLOCK_HASHES, CF_CANONICAL, CF_CERTIFICATES, CF_META, CF_RECEIPTS, CF_TX_INDEX,
+    COLUMN_FAMILIES, HEAD_KEY,
 };
 use crate::snapshot::{StateSnapshot, HISTORY_ONLY};
 use crate::{PreparedState, StoreError, StoreOptions};
@@ -226,6 +226,12 @@ impl Store {
         let key = height_key(height);
         let Some(bytes) = self.inner.get(CF_RECEIPTS, &key)? else { return Ok(None) };
         decode_receipts(&key, &bytes).map(Some)
+    }
+
+    /// The consensus certificate stored with committed block `height`, if the
+    /// block was committed with one ([`Store::commit_block_certified`]).
+    pub fn certificate(&self, height: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.get(CF_CERTIFICATES, &height_key(height)).map(|v| v.map(|b| b.to_vec()))
     }
 
     /// Where a committed transaction is: (block height, index in the block).
