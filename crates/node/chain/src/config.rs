@@ -56,6 +56,56 @@ impl Default for PoolSettings {
     }
 }
 
+/// How a validator takes part in consensus (multi-validator chains).
+///
+/// Peers are listed in genesis validator order: `peers[i]` is where validator
+/// `i` (the `i`-th entry of the genesis `validators`) listens, this node's own
+/// entry included. Validator addresses come only from here, never from code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsensusSettings {
+    /// File holding this validator's ed25519 consensus secret key (hex, as
+    /// written by `phalanx keygen`). Its public key must be in genesis.
+    /// Relative paths are relative to the config file. Required.
+    pub key_file: PathBuf,
+    /// Where to listen for other validators. Required.
+    pub listen: std::net::SocketAddr,
+    /// Every validator's address, in genesis order. Required.
+    pub peers: Vec<std::net::SocketAddr>,
+    /// First view timeout; doubles on consecutive timeouts. Default 1000.
+    #[serde(default = "default_base_timeout_ms")]
+    pub base_timeout_ms: u64,
+    /// Cap on the view timeout. Default 30_000.
+    #[serde(default = "default_max_timeout_ms")]
+    pub max_timeout_ms: u64,
+    /// How often this node seals its pooled transactions into a batch and
+    /// disseminates it (consensus on hashes). Default 50.
+    #[serde(default = "default_batch_interval_ms")]
+    pub batch_interval_ms: u64,
+    /// Most transactions in one batch. Default 2000.
+    #[serde(default = "default_batch_txs_max")]
+    pub batch_txs_max: usize,
+    /// Largest network frame accepted from a peer. Default 16 MiB.
+    #[serde(default = "default_frame_bytes_max")]
+    pub frame_bytes_max: u32,
+}
+
+fn default_base_timeout_ms() -> u64 {
+    1000
+}
+fn default_max_timeout_ms() -> u64 {
+    30_000
+}
+fn default_batch_interval_ms() -> u64 {
+    50
+}
+fn default_batch_txs_max() -> usize {
+    2000
+}
+fn default_frame_bytes_max() -> u32 {
+    16 << 20
+}
+
 /// Configuration of one node (`phalanx node --config node.toml`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -75,6 +125,10 @@ pub struct NodeConfig {
     /// JSON-RPC server.
     #[serde(default)]
     pub rpc: phalanx_rpc_eth::RpcConfig,
+    /// Consensus participation; absent on a single-validator chain, where
+    /// the node produces blocks alone (`[producer]`).
+    #[serde(default)]
+    pub consensus: Option<ConsensusSettings>,
 }
 
 /// Why a configuration could not be loaded.
@@ -121,6 +175,11 @@ impl NodeConfig {
         if config.genesis.is_relative() {
             config.genesis = base.join(&config.genesis);
         }
+        if let Some(consensus) = config.consensus.as_mut() {
+            if consensus.key_file.is_relative() {
+                consensus.key_file = base.join(&consensus.key_file);
+            }
+        }
         config.validate()?;
         Ok(config)
     }
@@ -137,6 +196,23 @@ impl NodeConfig {
         }
         if self.producer.block_txs_max == 0 {
             return invalid("producer.block_txs_max", "must be positive");
+        }
+        if let Some(c) = &self.consensus {
+            if c.peers.is_empty() {
+                return invalid("consensus.peers", "must list every validator, in genesis order");
+            }
+            if c.base_timeout_ms == 0 || c.max_timeout_ms < c.base_timeout_ms {
+                return invalid(
+                    "consensus.base_timeout_ms",
+                    "must be positive and at most max_timeout_ms",
+                );
+            }
+            if c.batch_interval_ms == 0 || c.batch_txs_max == 0 {
+                return invalid(
+                    "consensus.batch_interval_ms",
+                    "batch interval and size must be positive",
+                );
+            }
         }
         Ok(())
     }

@@ -15,6 +15,12 @@ pub enum RunError {
     /// The chain could not be opened or production failed.
     #[error(transparent)]
     Chain(#[from] ChainError),
+    /// The block producer (e.g. consensus) could not start.
+    #[error("cannot start block production: {reason}")]
+    Producer {
+        /// What went wrong and what to do.
+        reason: String,
+    },
     /// The RPC server could not start (e.g. the port is taken).
     #[error("cannot start JSON-RPC on {addr}: {reason} (is another node running? choose another port with [rpc] addr)")]
     Rpc {
@@ -40,14 +46,24 @@ pub struct NodeHandle {
 
 /// Opens the chain, starts JSON-RPC and the single-node block producer.
 pub async fn run_node(config: NodeConfig) -> Result<NodeHandle, RunError> {
+    let producer = Box::new(SoloProducer::new(config.producer.clone()));
+    run_node_with(config, |_chain| Ok(producer)).await
+}
+
+/// Opens the chain, starts JSON-RPC and the block producer `make_producer`
+/// builds for the opened chain (consensus replicas plug in here).
+pub async fn run_node_with(
+    config: NodeConfig,
+    make_producer: impl FnOnce(&Arc<Chain>) -> Result<Box<dyn BlockProducer>, RunError>,
+) -> Result<NodeHandle, RunError> {
     let chain = Chain::open(&config)?;
+    let producer = make_producer(&chain)?;
     let backend = Arc::new(NodeBackend::new(Arc::clone(&chain)));
     let rpc = phalanx_rpc_eth::start_server(config.rpc.clone(), backend)
         .await
         .map_err(|e| RunError::Rpc { addr: config.rpc.addr, reason: e.to_string() })?;
     let rpc_addr = rpc.local_addr();
     let (shutdown, shutdown_rx) = watch::channel(false);
-    let producer: Box<dyn BlockProducer> = Box::new(SoloProducer::new(config.producer.clone()));
     let producer = tokio::spawn(producer.run(Arc::clone(&chain), shutdown_rx));
     Ok(NodeHandle { chain, rpc_addr, rpc, shutdown, producer: Some(producer) })
 }

@@ -49,6 +49,7 @@ fn fixture_with_base_fee(base_fee_per_gas: u64) -> Fixture {
         producer: ProducerConfig::default(),
         pool: PoolSettings::default(),
         rpc: Default::default(),
+        consensus: None,
     };
     let chain = Chain::open(&config).unwrap();
     Fixture { _dir: dir, chain, signer }
