@@ -9,7 +9,7 @@ use crate::cert::{QuorumCert, Timeout, TimeoutCert, Vote};
 use crate::message::{
     BlockRequest, BlockResponse, Message, Proposal, SyncInfo, MAX_BLOCKS_PER_RESPONSE,
 };
-use crate::types::{Block, CertifiedBlock, ValidatorIndex, MAX_PAYLOAD_DIGESTS};
+use crate::types::{Block, CertifiedBlock, ValidatorIndex, MAX_EXTRA_BYTES, MAX_PAYLOAD_DIGESTS};
 use crate::validators::MAX_VALIDATORS;
 use alloy_primitives::B256;
 use ed25519_dalek::Signature;
@@ -237,6 +237,8 @@ impl Encode for Block {
             d.encode(w);
         }
         self.exec.encode(w);
+        w.len(self.extra.len());
+        w.bytes(&self.extra);
         self.proposer.encode(w);
         self.justify.encode(w);
     }
@@ -249,9 +251,11 @@ impl Decode for Block {
         for _ in 0..n {
             payload.push(B256::decode(r)?);
         }
-        let (exec, proposer, justify) =
-            (B256::decode(r)?, ValidatorIndex::decode(r)?, QuorumCert::decode(r)?);
-        Ok(Self { view, height, parent_id, payload, exec, proposer, justify })
+        let exec = B256::decode(r)?;
+        let n = r.len("extra", MAX_EXTRA_BYTES)?;
+        let extra = r.take(n)?.to_vec();
+        let (proposer, justify) = (ValidatorIndex::decode(r)?, QuorumCert::decode(r)?);
+        Ok(Self { view, height, parent_id, payload, exec, extra, proposer, justify })
     }
 }
 
@@ -445,15 +449,19 @@ mod tests {
             prop::collection::vec(arb_b256(), 0..4),
             arb_b256(),
             arb_qc(),
+            prop::collection::vec(any::<u8>(), 0..16),
         )
-            .prop_map(|((view, height, p), parent_id, payload, exec, justify)| Block {
-                view,
-                height,
-                parent_id,
-                payload,
-                exec,
-                proposer: ValidatorIndex(p),
-                justify,
+            .prop_map(|((view, height, p), parent_id, payload, exec, justify, extra)| {
+                Block {
+                    view,
+                    height,
+                    parent_id,
+                    payload,
+                    exec,
+                    extra,
+                    proposer: ValidatorIndex(p),
+                    justify,
+                }
             })
     }
 

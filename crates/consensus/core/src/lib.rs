@@ -50,6 +50,6 @@ pub use replica::{RecoveryState, Replica, ReplicaConfig, ReplicaError};
 pub use safety::{SafetyError, SafetyState};
 pub use types::{
     Block, BlockId, BlockProposalBody, BlockRef, CertifiedBlock, ExecDigest, Height,
-    ValidatorIndex, View, MAX_PAYLOAD_DIGESTS,
+    ValidatorIndex, View, MAX_EXTRA_BYTES, MAX_PAYLOAD_DIGESTS,
 };
 pub use validators::{Ed25519Signer, Signer, ValidatorSet, ValidatorSetError, MAX_VALIDATORS};

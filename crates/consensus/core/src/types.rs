@@ -30,6 +30,8 @@ impl std::fmt::Display for ValidatorIndex {
 
 /// Most batch digests one block may order; bounds proposals from peers.
 pub const MAX_PAYLOAD_DIGESTS: usize = 4096;
+/// Most bytes of [`Block::extra`]; bounds proposals from peers.
+pub const MAX_EXTRA_BYTES: usize = 4 << 20;
 
 /// A consensus block. Its [`Block::id`] commits to every field, including the
 /// quorum certificate `justify` that certifies its parent.
@@ -45,6 +47,10 @@ pub struct Block {
     pub payload: Vec<B256>,
     /// The leader's execution results digest for this block.
     pub exec: ExecDigest,
+    /// Driver-defined bytes the block id commits to, at most
+    /// [`MAX_EXTRA_BYTES`]: what every replica needs to re-execute the block
+    /// besides its batches (Phalanx: the timestamp and the execution schedule).
+    pub extra: Vec<u8>,
     /// The leader of `view`, who proposed it.
     pub proposer: ValidatorIndex,
     /// The quorum certificate of the parent block.
@@ -86,6 +92,8 @@ pub struct BlockProposalBody {
     pub payload: Vec<B256>,
     /// The execution results digest.
     pub exec: ExecDigest,
+    /// Driver-defined bytes for [`Block::extra`], at most [`MAX_EXTRA_BYTES`].
+    pub extra: Vec<u8>,
 }
 
 /// A block together with the quorum certificate that certifies it

@@ -58,6 +58,18 @@ impl<S: StateView> RecordingDb<S> {
         Self { state, recorder: Recorder::default(), code_cache: FxHashMap::default() }
     }
 
+    /// Like [`new`](Self::new), but starting from an analysed-code cache kept
+    /// from earlier transactions (code is immutable per hash).
+    pub fn with_code_cache(state: Overlay<S>, code_cache: FxHashMap<B256, Bytecode>) -> Self {
+        Self { state, recorder: Recorder::default(), code_cache }
+    }
+
+    /// Hands out the analysed-code cache (leaving an empty one), to reuse it
+    /// over another state.
+    pub fn take_code_cache(&mut self) -> FxHashMap<B256, Bytecode> {
+        std::mem::take(&mut self.code_cache)
+    }
+
     /// Caches the code of a contract created by a transaction, already in the
     /// form the interpreter wants.
     pub fn cache_code(&mut self, hash: B256, code: &Bytecode) {

@@ -126,9 +126,7 @@ impl<S: StateView> BlockExecutor<S> {
         let remaining = self.env.gas_limit.saturating_sub(self.gas_used);
         let gas_limit = ctx.evm.inner.env.tx.gas_limit;
         if gas_limit > remaining {
-            return Err(invalid(format!(
-                "gas limit reached: tx gas limit {gas_limit}, block gas remaining {remaining}"
-            )));
+            return Err(invalid(crate::tx::block_gas_reason(gas_limit, remaining)));
         }
         ctx.evm.inner.db.recorder.clear();
         Ok(())

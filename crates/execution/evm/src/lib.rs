@@ -9,8 +9,13 @@
 //! overlay. The result is a [`BlockOutcome`]: receipts, read/write sets, the
 //! block's [`StateChanges`](phalanx_core_types::StateChanges) and digests.
 //!
+//! [`TxRunner`] runs one transaction over any view without committing it,
+//! optionally deferring the beneficiary's fee ([`credit_beneficiary`] credits
+//! it afterwards): the primitive under the parallel executors.
+//!
 //! [`call`] and [`estimate_gas`] serve `eth_call` / `eth_estimateGas`.
 
+mod beneficiary;
 mod call;
 mod db;
 mod diff;
@@ -20,13 +25,16 @@ mod executor;
 mod memory;
 mod overlay;
 mod run;
+mod tx;
 
+pub use beneficiary::{credit_beneficiary, BeneficiaryCredit};
 pub use call::{call, estimate_gas, CallOutcome, CallRequest};
 pub use env::BlockEnv;
 pub use error::{EstimateError, ExecError};
 pub use executor::{execute_block, BlockExecutor, BlockOutcome};
 pub use memory::MemoryState;
 pub use overlay::Overlay;
+pub use tx::{block_gas_reason, InvalidStage, TxExecuted, TxInvalid, TxOutcome, TxRunner};
 
 #[cfg(test)]
 mod tests;

@@ -29,6 +29,11 @@ pub(crate) enum Mode {
     Block,
     /// `eth_call`: the sender may be a contract (no EIP-3607 check).
     Call,
+    /// Block execution without paying the beneficiary: the priority fee is
+    /// left for the caller to credit (the parallel executor credits all fees
+    /// in block order afterwards, so that transactions do not all conflict on
+    /// the `COINBASE` account).
+    BlockDeferredFee,
 }
 
 /// Executes the transaction in `ctx`'s `TxEnv` without committing anything:
@@ -37,6 +42,10 @@ pub(crate) fn transact<S: StateView>(ctx: Ctx<S>, mode: Mode) -> (Ctx<S>, EVMRes
     let mut handler = Handler::mainnet_with_spec(SPEC);
     if mode == Mode::Call {
         handler.validation.tx_against_state = std::sync::Arc::new(validate_call_against_state);
+    }
+    if mode == Mode::BlockDeferredFee {
+        // The beneficiary is then never loaded: EIP-3651 only marks it warm.
+        handler.post_execution.reward_beneficiary = std::sync::Arc::new(|_, _| Ok(()));
     }
     let mut evm = revm::Evm::new(ctx, handler);
     let result = evm.transact();

@@ -16,7 +16,7 @@ use crate::pacemaker::{Entry, Pacemaker, TimeoutPolicy};
 use crate::safety::SafetyState;
 use crate::tree::{BlockTree, ExecState, Inserted};
 use crate::types::{
-    Block, BlockId, BlockProposalBody, BlockRef, ExecDigest, ValidatorIndex, View,
+    Block, BlockId, BlockProposalBody, BlockRef, ExecDigest, ValidatorIndex, View, MAX_EXTRA_BYTES,
     MAX_PAYLOAD_DIGESTS,
 };
 use crate::validators::{Signer, ValidatorSet};
@@ -408,7 +408,7 @@ impl Replica {
         if build_view != view || view != self.current_view() {
             return;
         }
-        if body.payload.len() > MAX_PAYLOAD_DIGESTS {
+        if body.payload.len() > MAX_PAYLOAD_DIGESTS || body.extra.len() > MAX_EXTRA_BYTES {
             tracing::warn!(len = body.payload.len(), "driver built an oversize payload; dropped");
             self.metrics.rejected_malformed += 1;
             self.building = None;
@@ -422,6 +422,7 @@ impl Replica {
             parent_id: justify.block_id,
             payload: body.payload,
             exec: body.exec,
+            extra: body.extra,
             proposer: self.me,
             justify,
         };

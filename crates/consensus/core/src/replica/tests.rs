@@ -93,7 +93,7 @@ impl Net {
                     if self.byzantine_exec == Some(i) {
                         exec = B256::repeat_byte(0xee);
                     }
-                    let block = BlockProposalBody { payload, exec };
+                    let block = BlockProposalBody { payload, exec, extra: Vec::new() };
                     self.queue.push_back((i, Event::ProposalReady { view, block }));
                 }
                 Action::FetchPayload { block_id, .. } => {
@@ -253,6 +253,7 @@ fn proposal(s: &[Ed25519Signer], by: u16, payload: Vec<B256>) -> Proposal {
         parent_id: genesis,
         exec: exec_of(&payload),
         payload,
+        extra: Vec::new(),
         proposer: ValidatorIndex(by),
         justify: QuorumCert::genesis(genesis),
     };

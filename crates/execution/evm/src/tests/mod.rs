@@ -3,6 +3,7 @@
 
 mod block;
 mod call;
+mod tx;
 
 use crate::{BlockEnv, MemoryState};
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope, TxLegacy};

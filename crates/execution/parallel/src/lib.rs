@@ -1,0 +1,226 @@
+//! The leader's optimistic parallel block executor (Block-STM, as pevm and
+//! grevm run it on revm).
+//!
+//! **Rule:** the result always equals executing the transactions serially in
+//! block order ([`phalanx_execution_evm::execute_block`] /
+//! [`BlockExecutor`]): same receipts (with `rw_hash`), read/write sets, state
+//! changes and roots.
+//!
+//! How: transactions run speculatively on worker threads over multi-version
+//! memory ([`MvMemory`], viewed per transaction through [`MvView`]), each
+//! with its reads recorded (PaVM §III); a [`Scheduler`] hands out execution
+//! and validation tasks lowest index first; a validation re-reads a
+//! transaction's reads and, if any value changed, aborts it, turns its writes
+//! into ESTIMATE markers (readers wait for it) and re-executes it.
+//!
+//! Transactions run with the beneficiary's fee deferred, so that they do not
+//! all conflict on `COINBASE`; a post-pass in block order credits the fees and
+//! inserts the beneficiary's read and write exactly where the serial executor
+//! records them. The post-pass also applies the block gas limit. Cases the
+//! parallel results cannot reproduce fall back to serial execution of the
+//! whole block ([`Fallback`]), which is always correct:
+//! - a transaction reads the beneficiary itself (it would have seen the
+//!   earlier fees);
+//! - a valid transaction's gas limit exceeds the block's remaining gas (the
+//!   leader skips it serially, but later transactions saw its writes);
+//! - a transaction failed with a state or EVM error (serial execution
+//!   reports it in block order);
+//! - the block has fewer than [`ParallelConfig::min_txs_parallel`] transactions.
+
+mod assemble;
+mod engine;
+mod mv;
+mod scheduler;
+mod view;
+
+#[cfg(test)]
+mod tests;
+
+pub use mv::{writes_of, MvKey, MvMemory, MvRead, MvValue};
+pub use scheduler::{Scheduler, Task, Version};
+pub use view::MvView;
+
+use alloy_primitives::B256;
+use assemble::{assemble, Assembled, Policy};
+use phalanx_core_types::{RecoveredTx, StateView};
+use phalanx_execution_evm::{BlockEnv, BlockExecutor, BlockOutcome, ExecError};
+
+/// Blocks smaller than this run serially by default: below it, starting
+/// threads and validating costs more than it saves (a transfer takes a few
+/// tens of microseconds). A first guess, to tune by benchmark.
+pub const DEFAULT_MIN_TXS_PARALLEL: usize = 16;
+
+/// How to execute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParallelConfig {
+    /// Worker threads (at least one; more than the cores is allowed).
+    pub threads: usize,
+    /// Blocks with fewer transactions run serially.
+    pub min_txs_parallel: usize,
+}
+
+impl Default for ParallelConfig {
+    /// One worker per available core, [`DEFAULT_MIN_TXS_PARALLEL`].
+    fn default() -> Self {
+        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        Self { threads, min_txs_parallel: DEFAULT_MIN_TXS_PARALLEL }
+    }
+}
+
+/// Why a block was executed serially.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fallback {
+    /// Fewer transactions than `min_txs_parallel`.
+    TooFewTransactions {
+        /// Transactions in the block.
+        count: usize,
+    },
+    /// Transaction `index` reads the beneficiary's account.
+    CoinbaseRead {
+        /// Its position in the block.
+        index: usize,
+    },
+    /// Valid transaction `index` exceeds the block's remaining gas.
+    BlockGasLimit {
+        /// Its position in the block.
+        index: usize,
+    },
+    /// Transaction `index` failed with a state or EVM error.
+    ExecutionError {
+        /// Its position in the block.
+        index: usize,
+    },
+}
+
+/// What the parallel run did (for benchmarks and metrics).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ParallelStats {
+    /// Worker threads used (0 when the block ran serially from the start).
+    pub threads: usize,
+    /// Transaction executions, first runs included (parallel phase only).
+    pub executions: u64,
+    /// Executions beyond one per transaction.
+    pub re_executions: u64,
+    /// Executions abandoned on an ESTIMATE, to wait for the writer.
+    pub dependency_waits: u64,
+    /// Validations performed.
+    pub validations: u64,
+    /// Validations that failed and aborted a transaction.
+    pub aborts: u64,
+    /// Set when the outcome comes from serial execution.
+    pub fallback: Option<Fallback>,
+}
+
+/// A transaction the leader left out of the block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectedTx {
+    /// Its position in the input.
+    pub index: usize,
+    /// Its hash.
+    pub hash: B256,
+    /// The serial executor's reason.
+    pub reason: String,
+}
+
+/// The result of a parallel execution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParallelOutcome {
+    /// Equal to the serial executor's outcome for the included transactions.
+    pub outcome: BlockOutcome,
+    /// Indices (into the input) of the transactions in the block, ascending;
+    /// `outcome.receipts[k]` belongs to `included[k]`.
+    pub included: Vec<usize>,
+    /// The transactions left out, ascending (always empty for validators).
+    pub rejected: Vec<RejectedTx>,
+    /// How it went.
+    pub stats: ParallelStats,
+}
+
+/// Leader path: executes `txs` on `state` in parallel, leaving out invalid
+/// transactions exactly as a serial [`BlockExecutor`] fed them in order would.
+/// `Err` only for state or EVM errors (as the serial executor).
+pub fn execute_leader<S: StateView>(
+    state: &S,
+    env: &BlockEnv,
+    txs: &[RecoveredTx],
+    config: &ParallelConfig,
+) -> Result<ParallelOutcome, ExecError> {
+    execute(state, env, txs, config, Policy::Skip)
+}
+
+/// Validator path: like [`phalanx_execution_evm::execute_block`], every
+/// transaction must be valid, else
+/// [`ExecError::InvalidBlockTransaction`] names the first invalid one (with
+/// the serial executor's reason).
+pub fn execute_block_parallel<S: StateView>(
+    state: &S,
+    env: &BlockEnv,
+    txs: &[RecoveredTx],
+    config: &ParallelConfig,
+) -> Result<ParallelOutcome, ExecError> {
+    execute(state, env, txs, config, Policy::RejectBlock)
+}
+
+fn execute<S: StateView>(
+    state: &S,
+    env: &BlockEnv,
+    txs: &[RecoveredTx],
+    config: &ParallelConfig,
+    policy: Policy,
+) -> Result<ParallelOutcome, ExecError> {
+    if txs.len() < config.min_txs_parallel.max(1) {
+        let fallback = Fallback::TooFewTransactions { count: txs.len() };
+        return serial(
+            state,
+            env,
+            txs,
+            policy,
+            ParallelStats { fallback: Some(fallback), ..Default::default() },
+        );
+    }
+    let threads = config.threads.max(1);
+    let (slots, counters) = engine::run(state, env, txs, threads);
+    let mut stats = ParallelStats {
+        threads,
+        executions: counters.executions,
+        re_executions: counters.executions.saturating_sub(txs.len() as u64),
+        dependency_waits: counters.dependency_waits,
+        validations: counters.validations,
+        aborts: counters.aborts,
+        fallback: None,
+    };
+    match assemble(state, env, txs, slots, policy)? {
+        Assembled::Outcome { outcome, included, rejected } => {
+            Ok(ParallelOutcome { outcome, included, rejected, stats })
+        }
+        Assembled::Fallback(fallback) => {
+            stats.fallback = Some(fallback);
+            serial(state, env, txs, policy, stats)
+        }
+    }
+}
+
+/// The serial executor, with the same outputs.
+fn serial<S: StateView>(
+    state: &S,
+    env: &BlockEnv,
+    txs: &[RecoveredTx],
+    policy: Policy,
+    stats: ParallelStats,
+) -> Result<ParallelOutcome, ExecError> {
+    let mut executor = BlockExecutor::new(state, *env);
+    let (mut included, mut rejected) = (Vec::new(), Vec::new());
+    for (index, tx) in txs.iter().enumerate() {
+        match executor.execute(tx) {
+            Ok(_) => included.push(index),
+            Err(ExecError::InvalidTransaction { hash, reason }) => {
+                if policy == Policy::RejectBlock {
+                    return Err(ExecError::InvalidBlockTransaction { index, reason });
+                }
+                rejected.push(RejectedTx { index, hash, reason });
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(ParallelOutcome { outcome: executor.finish(), included, rejected, stats })
+}

@@ -1,0 +1,343 @@
+//! Multi-version memory (Block-STM): for every location, the values written
+//! by each transaction of the block, keyed by transaction index, so that
+//! transaction `i` reads the write of the highest index below `i`.
+//!
+//! Locations are account records and storage slots, plus one "storage wiped"
+//! marker per account (destruction or re-creation clears every slot; a slot
+//! then reads as zero unless a later or the same transaction rewrote it).
+//! Code is immutable per hash, so new code lives in one shared map; block
+//! hashes never change within a block and come from the base view.
+
+use alloy_primitives::{Address, Bytes, B256, U256};
+use parking_lot::{Mutex, RwLock};
+use phalanx_core_types::{Account, StateChanges};
+use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
+
+/// Number of independently locked shards (a power of two).
+const SHARDS: usize = 64;
+
+/// A location in multi-version memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MvKey {
+    /// An account record.
+    Account(Address),
+    /// One storage slot.
+    Storage(Address, U256),
+    /// The marker "every slot of this account was cleared".
+    StorageWipe(Address),
+}
+
+/// A value written at an [`MvKey`] (the variant always matches the key's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MvValue {
+    /// A new account record; `None` deletes the account.
+    Account(Option<Account>),
+    /// A new slot value.
+    Storage(U256),
+    /// The account's storage was cleared.
+    StorageWipe,
+}
+
+/// One transaction's entry at a location.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Entry {
+    /// Written by the given incarnation.
+    Value { incarnation: usize, value: MvValue },
+    /// The writer was aborted and will probably write here again: readers
+    /// must wait for it.
+    Estimate,
+}
+
+/// The answer to a read at transaction index `i`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MvRead<T> {
+    /// No transaction below `i` wrote the location: read the base state.
+    Base,
+    /// The latest write below `i`.
+    Value {
+        /// Index of the writing transaction.
+        tx: usize,
+        /// Its incarnation.
+        incarnation: usize,
+        /// The value written.
+        value: T,
+    },
+    /// The latest writer below `i` is being re-executed: wait for it.
+    Blocked {
+        /// Index of the transaction to wait for.
+        tx: usize,
+    },
+}
+
+impl<T> MvRead<T> {
+    /// The writer's index, if any (for ordering competing locations).
+    fn writer(&self) -> Option<usize> {
+        match self {
+            MvRead::Base => None,
+            MvRead::Value { tx, .. } | MvRead::Blocked { tx } => Some(*tx),
+        }
+    }
+
+    fn map<U>(self, f: impl FnOnce(T) -> U) -> MvRead<U> {
+        match self {
+            MvRead::Base => MvRead::Base,
+            MvRead::Value { tx, incarnation, value } => {
+                MvRead::Value { tx, incarnation, value: f(value) }
+            }
+            MvRead::Blocked { tx } => MvRead::Blocked { tx },
+        }
+    }
+}
+
+type Versions = BTreeMap<usize, Entry>;
+
+/// Multi-version memory for one block of `block_size` transactions. All
+/// methods take `&self` and are safe to call from many threads.
+pub struct MvMemory {
+    block_size: usize,
+    shards: Box<[RwLock<FxHashMap<MvKey, Versions>>]>,
+    /// Locations written by each transaction's latest incarnation.
+    last_written: Box<[Mutex<Vec<MvKey>>]>,
+    /// Code deployed by the block's transactions, by hash.
+    code: RwLock<FxHashMap<B256, Bytes>>,
+}
+
+impl std::fmt::Debug for MvMemory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MvMemory").field("block_size", &self.block_size).finish_non_exhaustive()
+    }
+}
+
+impl MvMemory {
+    /// Empty memory for a block of `block_size` transactions.
+    pub fn new(block_size: usize) -> Self {
+        Self {
+            block_size,
+            shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
+            last_written: (0..block_size).map(|_| Mutex::default()).collect(),
+            code: RwLock::default(),
+        }
+    }
+
+    /// The number of transactions the memory was built for.
+    pub fn block_size(&self) -> usize {
+        self.block_size
+    }
+
+    fn shard(&self, key: &MvKey) -> &RwLock<FxHashMap<MvKey, Versions>> {
+        let mut hasher = FxHasher::default();
+        key.hash(&mut hasher);
+        &self.shards[(hasher.finish() as usize) & (SHARDS - 1)]
+    }
+
+    /// The latest write to `key` by a transaction below `tx`.
+    pub fn read(&self, key: &MvKey, tx: usize) -> MvRead<MvValue> {
+        let shard = self.shard(key).read();
+        let Some(versions) = shard.get(key) else {
+            return MvRead::Base;
+        };
+        match versions.range(..tx).next_back() {
+            None => MvRead::Base,
+            Some((&writer, Entry::Estimate)) => MvRead::Blocked { tx: writer },
+            Some((&writer, Entry::Value { incarnation, value })) => {
+                MvRead::Value { tx: writer, incarnation: *incarnation, value: *value }
+            }
+        }
+    }
+
+    /// The account record at `address` as transaction `tx` sees it.
+    pub fn read_account(&self, address: &Address, tx: usize) -> MvRead<Option<Account>> {
+        self.read(&MvKey::Account(*address), tx).map(|value| match value {
+            MvValue::Account(account) => account,
+            other => unreachable!("account location holds {other:?}"),
+        })
+    }
+
+    /// Storage `slot` of `address` as transaction `tx` sees it: the latest of
+    /// the slot's own write and the account's wipe (a transaction's slot
+    /// writes follow its own wipe).
+    pub fn read_storage(&self, address: &Address, slot: &U256, tx: usize) -> MvRead<U256> {
+        let value = self.read(&MvKey::Storage(*address, *slot), tx).map(|value| match value {
+            MvValue::Storage(v) => v,
+            other => unreachable!("storage location holds {other:?}"),
+        });
+        let wipe = self.read(&MvKey::StorageWipe(*address), tx);
+        if wipe.writer() > value.writer() {
+            wipe.map(|_| U256::ZERO)
+        } else {
+            value
+        }
+    }
+
+    /// Code deployed by a transaction of the block (any incarnation: code is
+    /// immutable per hash, and a reader only asks for a hash it read in an
+    /// account record, which validation checks).
+    pub fn code(&self, hash: &B256) -> Option<Bytes> {
+        self.code.read().get(hash).cloned()
+    }
+
+    /// Records incarnation `incarnation` of transaction `tx`'s state delta,
+    /// replacing its previous incarnation's writes (locations no longer
+    /// written are removed). Returns whether it wrote a location the previous
+    /// incarnation did not (Block-STM's `wrote_new_location`).
+    pub fn record(&self, tx: usize, incarnation: usize, changes: &StateChanges) -> bool {
+        assert!(tx < self.block_size, "transaction {tx} outside a block of {}", self.block_size);
+        if !changes.code.is_empty() {
+            let mut code = self.code.write();
+            for (hash, bytes) in &changes.code {
+                code.entry(*hash).or_insert_with(|| bytes.clone());
+            }
+        }
+        let writes = writes_of(changes);
+        for (key, value) in &writes {
+            let entry = Entry::Value { incarnation, value: *value };
+            self.shard(key).write().entry(*key).or_default().insert(tx, entry);
+        }
+        let keys: Vec<MvKey> = writes.iter().map(|(k, _)| *k).collect();
+        let previous = std::mem::replace(&mut *self.last_written[tx].lock(), keys.clone());
+        let previous_set: FxHashSet<MvKey> = previous.iter().copied().collect();
+        let current_set: FxHashSet<MvKey> = keys.iter().copied().collect();
+        for key in previous.iter().filter(|k| !current_set.contains(k)) {
+            if let Some(versions) = self.shard(key).write().get_mut(key) {
+                versions.remove(&tx);
+            }
+        }
+        keys.iter().any(|k| !previous_set.contains(k))
+    }
+
+    /// Replaces every write of transaction `tx`'s latest incarnation with an
+    /// ESTIMATE marker: it is about to be re-executed, and readers above it
+    /// should wait rather than read values likely to change.
+    pub fn mark_estimates(&self, tx: usize) {
+        for key in self.last_written[tx].lock().iter() {
+            if let Some(versions) = self.shard(key).write().get_mut(key) {
+                versions.insert(tx, Entry::Estimate);
+            }
+        }
+    }
+}
+
+/// The multi-version writes of a state delta (its code is handled apart).
+pub fn writes_of(changes: &StateChanges) -> Vec<(MvKey, MvValue)> {
+    let mut writes = Vec::with_capacity(changes.write_count() + 1);
+    for (address, account) in &changes.accounts {
+        writes.push((MvKey::Account(*address), MvValue::Account(*account)));
+    }
+    for (address, storage) in &changes.storage {
+        if storage.wiped {
+            writes.push((MvKey::StorageWipe(*address), MvValue::StorageWipe));
+        }
+        for (slot, value) in &storage.slots {
+            writes.push((MvKey::Storage(*address, *slot), MvValue::Storage(*value)));
+        }
+    }
+    writes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use phalanx_core_types::StorageChanges;
+
+    fn a() -> Address {
+        Address::repeat_byte(1)
+    }
+
+    fn set_balance(balance: u64) -> StateChanges {
+        let mut changes = StateChanges::default();
+        changes.accounts.insert(a(), Some(Account::with_balance(U256::from(balance))));
+        changes
+    }
+
+    fn set_slot(slot: u64, value: u64, wiped: bool) -> StateChanges {
+        let mut changes = StateChanges::default();
+        let mut storage = StorageChanges { wiped, ..Default::default() };
+        storage.slots.insert(U256::from(slot), U256::from(value));
+        changes.storage.insert(a(), storage);
+        changes
+    }
+
+    fn balance_at(mv: &MvMemory, tx: usize) -> MvRead<u64> {
+        mv.read_account(&a(), tx).map(|acc| acc.unwrap().balance.to::<u64>())
+    }
+
+    #[test]
+    fn reads_see_the_highest_lower_writer() {
+        let mv = MvMemory::new(5);
+        assert!(mv.record(1, 0, &set_balance(10)));
+        assert!(mv.record(3, 0, &set_balance(30)));
+        assert_eq!(balance_at(&mv, 0), MvRead::Base);
+        assert_eq!(balance_at(&mv, 1), MvRead::Base);
+        assert_eq!(balance_at(&mv, 2), MvRead::Value { tx: 1, incarnation: 0, value: 10 });
+        assert_eq!(balance_at(&mv, 3), MvRead::Value { tx: 1, incarnation: 0, value: 10 });
+        assert_eq!(balance_at(&mv, 4), MvRead::Value { tx: 3, incarnation: 0, value: 30 });
+    }
+
+    #[test]
+    fn estimates_block_and_reexecution_replaces_them() {
+        let mv = MvMemory::new(4);
+        mv.record(1, 0, &set_balance(10));
+        mv.mark_estimates(1);
+        assert_eq!(balance_at(&mv, 3), MvRead::Blocked { tx: 1 });
+        // Same location again: nothing new was written.
+        assert!(!mv.record(1, 1, &set_balance(11)));
+        assert_eq!(balance_at(&mv, 3), MvRead::Value { tx: 1, incarnation: 1, value: 11 });
+    }
+
+    #[test]
+    fn a_new_incarnation_removes_locations_it_no_longer_writes() {
+        let mv = MvMemory::new(4);
+        mv.record(1, 0, &set_balance(10));
+        assert!(mv.record(1, 1, &set_slot(0, 5, false)));
+        assert_eq!(balance_at(&mv, 3), MvRead::Base);
+        let slot = mv.read_storage(&a(), &U256::ZERO, 3);
+        assert_eq!(slot, MvRead::Value { tx: 1, incarnation: 1, value: U256::from(5) });
+    }
+
+    #[test]
+    fn wipes_hide_older_slots_but_not_the_same_or_later_writes() {
+        let mv = MvMemory::new(6);
+        mv.record(0, 0, &set_slot(0, 7, false));
+        mv.record(2, 0, &set_slot(1, 8, true));
+        let zero = U256::ZERO;
+        // Slot 0 was written by tx 0 and wiped by tx 2.
+        assert_eq!(
+            mv.read_storage(&a(), &zero, 2),
+            MvRead::Value { tx: 0, incarnation: 0, value: U256::from(7) }
+        );
+        assert_eq!(
+            mv.read_storage(&a(), &zero, 3),
+            MvRead::Value { tx: 2, incarnation: 0, value: U256::ZERO }
+        );
+        // Slot 1 was written by tx 2 after its own wipe.
+        assert_eq!(
+            mv.read_storage(&a(), &U256::from(1), 3),
+            MvRead::Value { tx: 2, incarnation: 0, value: U256::from(8) }
+        );
+        // An untouched slot reads zero after the wipe, base before.
+        assert_eq!(mv.read_storage(&a(), &U256::from(9), 1), MvRead::Base);
+        let later = mv.read_storage(&a(), &U256::from(9), 5);
+        assert_eq!(later, MvRead::Value { tx: 2, incarnation: 0, value: U256::ZERO });
+        // An estimated wipe blocks reads of every slot it may hide.
+        mv.mark_estimates(2);
+        assert_eq!(mv.read_storage(&a(), &zero, 5), MvRead::Blocked { tx: 2 });
+        // A later slot write is not hidden by the older, estimated wipe.
+        mv.record(4, 0, &set_slot(0, 9, false));
+        assert_eq!(
+            mv.read_storage(&a(), &zero, 5),
+            MvRead::Value { tx: 4, incarnation: 0, value: U256::from(9) }
+        );
+    }
+
+    #[test]
+    fn code_is_shared_by_hash() {
+        let mv = MvMemory::new(2);
+        let mut changes = StateChanges::default();
+        changes.code.insert(B256::repeat_byte(3), Bytes::from_static(&[1, 2]));
+        mv.record(0, 0, &changes);
+        assert_eq!(mv.code(&B256::repeat_byte(3)), Some(Bytes::from_static(&[1, 2])));
+        assert_eq!(mv.code(&B256::repeat_byte(4)), None);
+    }
+}
