@@ -1,6 +1,7 @@
-// Compiles PhalanxToken with solc-js (standard JSON) and copies the Uniswap V2
-// artifacts unchanged from the @uniswap/v2-core package. Writes the artifacts
-// into the directory given as the first argument. Invoked by build.sh.
+// Compiles PhalanxToken and Phalanx's benchmark contracts (KVStore, CPUHeavy,
+// SwapHelper) with solc-js (standard JSON) and copies the Uniswap V2 artifacts
+// unchanged from the @uniswap/v2-core package. Writes the artifacts into the
+// directory given as the first argument. Invoked by build.sh.
 import fs from "node:fs";
 import path from "node:path";
 import { createRequire } from "node:module";
@@ -48,8 +49,10 @@ function findImport(importPath) {
   }
 }
 
-function compileToken() {
-  const srcName = "src/PhalanxToken.sol";
+// Compiles one source file on its own (one standard-JSON input per file, so
+// adding a contract never changes another's bytecode) and returns its
+// contract `contractName`.
+function compileSource(srcName, contractName) {
   const input = {
     language: "Solidity",
     sources: { [srcName]: { content: fs.readFileSync(path.join(here, srcName), "utf8") } },
@@ -60,15 +63,34 @@ function compileToken() {
   if (errors.length > 0) {
     throw new Error(errors.map((e) => e.formattedMessage).join("\n"));
   }
-  const c = output.contracts[srcName].PhalanxToken;
-  write("ERC20", {
-    contractName: "PhalanxToken",
+  return output.contracts[srcName][contractName];
+}
+
+function writeCompiled(name, contractName, c, source) {
+  write(name, {
+    contractName,
     abi: c.abi,
     bytecode: hex(c.evm.bytecode.object),
     deployedBytecode: hex(c.evm.deployedBytecode.object),
     compiler: { name: "solc-js", version: solc.version(), settings: { ...settings, outputSelection: undefined } },
-    source: { package: "@openzeppelin/contracts", version: pkgVersion("@openzeppelin/contracts") },
+    source,
   });
+}
+
+function compileToken() {
+  const c = compileSource("src/PhalanxToken.sol", "PhalanxToken");
+  writeCompiled("ERC20", "PhalanxToken", c, {
+    package: "@openzeppelin/contracts",
+    version: pkgVersion("@openzeppelin/contracts"),
+  });
+}
+
+// Phalanx's own contracts: the artifact is named after the contract and its
+// source is this package (contracts/package.json).
+function compileOwn(contractName) {
+  const c = compileSource(`src/${contractName}.sol`, contractName);
+  const own = require("./package.json");
+  writeCompiled(contractName, contractName, c, { package: own.name, version: own.version });
 }
 
 function copyUniswap(name) {
@@ -88,5 +110,8 @@ function copyUniswap(name) {
 
 fs.mkdirSync(outDir, { recursive: true });
 compileToken();
+compileOwn("KVStore");
+compileOwn("CPUHeavy");
+compileOwn("SwapHelper");
 copyUniswap("UniswapV2Factory");
 copyUniswap("UniswapV2Pair");
