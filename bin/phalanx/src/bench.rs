@@ -1,6 +1,8 @@
 //! `phalanx bench …`: measured numbers for docs/BENCHMARKS.md.
 //!
-//! `bench exec` runs the same blocks of OpenZeppelin ERC20 transfers through
+//! `bench exec` runs prepared workload blocks through the serial executor and
+//! the parallel executors and reports speedups and dependency bounds.
+//! `bench overhead` runs the same blocks of OpenZeppelin ERC20 transfers through
 //! Phalanx's executor (recording reads/writes, overlay, receipts, digests) and
 //! through plain revm over a `CacheDB`, alternating the two in one process so
 //! machine noise hits both alike; it reports medians and the overhead ratio.
@@ -8,14 +10,17 @@
 //! running node.
 
 mod exec;
+mod overhead;
 
 use clap::Subcommand;
 
 /// Benchmarks.
 #[derive(Debug, Subcommand)]
 pub(crate) enum BenchCommand {
-    /// Serial execution throughput: Phalanx's executor next to plain revm.
+    /// Serial versus parallel execution (leader Block-STM, validator schedule) per workload.
     Exec(exec::ExecArgs),
+    /// Serial execution throughput: Phalanx's executor next to plain revm.
+    Overhead(overhead::OverheadArgs),
     /// RPC ingestion: transactions/s accepted through eth_sendRawTransaction.
     Ingest(IngestArgs),
 }
@@ -38,6 +43,7 @@ pub(crate) struct IngestArgs {
 pub(crate) fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Exec(args) => exec::run(args),
+        BenchCommand::Overhead(args) => overhead::run(args),
         BenchCommand::Ingest(args) => crate::runtime()?.block_on(ingest(args)),
     }
 }

@@ -9,12 +9,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Chain id of development chains.
-const DEVNET_CHAIN_ID: u64 = 7777;
+pub(crate) const DEVNET_CHAIN_ID: u64 = 7777;
 /// Development accounts printed in the banner.
 const DEV_ACCOUNTS_SHOWN: usize = 5;
 /// Development accounts prefunded in the devnet genesis (tests and the load
 /// generator use the ones beyond those shown).
-const DEV_ACCOUNTS_FUNDED: usize = 20;
+pub(crate) const DEV_ACCOUNTS_FUNDED: usize = 20;
 
 /// Workloads `--load` can drive.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -46,7 +46,8 @@ pub(crate) struct DevnetArgs {
     /// Stop after this many seconds (default: run until Ctrl-C).
     #[arg(long)]
     duration_secs: Option<u64>,
-    /// Number of validators. Only 1 is supported until consensus lands.
+    /// Number of validators: 1 runs a solo node in this process; 4 or more
+    /// run one `phalanx node` process per validator with chained HotStuff.
     #[arg(long, default_value_t = 1)]
     validators: usize,
     /// Delete an existing devnet directory first and start a fresh chain.
@@ -88,12 +89,22 @@ fn prepare(dir: &Path, port: u16) -> anyhow::Result<PathBuf> {
 }
 
 pub(crate) async fn run(args: DevnetArgs) -> anyhow::Result<()> {
-    if args.validators != 1 {
-        anyhow::bail!("--validators {} is not supported yet: multi-validator devnets arrive with consensus; use --validators 1", args.validators);
-    }
     if args.fresh && args.dir.exists() {
         std::fs::remove_dir_all(&args.dir)
             .with_context(|| format!("removing {}", args.dir.display()))?;
+    }
+    if args.validators != 1 {
+        let duration = args.duration_secs.map(Duration::from_secs);
+        return crate::devnet_multi::run(
+            &args.dir,
+            args.validators,
+            args.port,
+            duration,
+            args.load,
+            args.load_accounts,
+            args.load_tps,
+        )
+        .await;
     }
     let config_path = prepare(&args.dir, args.port)?;
     let mut config = phalanx_node_chain::NodeConfig::load(&config_path)?;
@@ -151,7 +162,7 @@ fn print_banner(node: &phalanx_node_chain::NodeHandle, dir: &Path) {
     println!("Ctrl-C stops the node; running `phalanx devnet` again resumes the same chain.");
 }
 
-async fn run_load(kind: LoadKind, url: String, accounts: usize, tps: Option<u64>) {
+pub(crate) async fn run_load(kind: LoadKind, url: String, accounts: usize, tps: Option<u64>) {
     use phalanx_tools_loadgen::{LoadConfig, Workload};
     let funder = phalanx_tools_loadgen::dev_accounts(1).remove(0);
     let workload = match kind {

@@ -6,6 +6,7 @@
 
 mod bench;
 mod devnet;
+mod devnet_multi;
 mod keys;
 mod verify;
 
