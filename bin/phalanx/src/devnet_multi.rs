@@ -121,6 +121,9 @@ pub(crate) async fn run(
         "  chain id {}; development accounts as for `phalanx devnet`",
         crate::devnet::DEVNET_CHAIN_ID
     );
+    if load.is_some() {
+        wait_for_rpc(&urls[0], Duration::from_secs(60)).await?;
+    }
     let load = load.map(|kind| {
         tokio::spawn(crate::devnet::run_load(kind, urls[0].clone(), load_accounts, load_tps))
     });
@@ -210,4 +213,18 @@ async fn txs_up_to(url: &str, height: u64) -> u64 {
         }
     }
     COUNTED_TXS.load(Ordering::Relaxed)
+}
+
+/// Waits until `url` answers `eth_blockNumber`, polling with a deadline.
+async fn wait_for_rpc(url: &str, deadline: Duration) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let client = phalanx_tools_loadgen::rpc::RpcClient::new(url)?;
+    while client.block_number().await.is_err() {
+        ensure!(
+            started.elapsed() < deadline,
+            "validator 0 did not answer on {url} within {deadline:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Ok(())
 }

@@ -72,7 +72,24 @@ async fn run_node(config_path: PathBuf) -> anyhow::Result<()> {
     use anyhow::Context;
     let config = phalanx_node_chain::NodeConfig::load(&config_path)
         .with_context(|| format!("loading {}", config_path.display()))?;
-    let node = phalanx_node_chain::run_node(config).await?;
+    let node = match config.consensus.clone() {
+        None => phalanx_node_chain::run_node(config).await?,
+        Some(settings) => {
+            let text = std::fs::read_to_string(&config.genesis)
+                .with_context(|| format!("reading genesis {}", config.genesis.display()))?;
+            let genesis = phalanx_core_types::Genesis::from_json(&text)
+                .with_context(|| format!("parsing genesis {}", config.genesis.display()))?;
+            let data_dir = config.data_dir.clone();
+            phalanx_node_chain::run_node_with(config, |chain| {
+                phalanx_node_consensus::ConsensusProducer::new(
+                    &settings, &genesis, chain, &data_dir,
+                )
+                .map(|p| Box::new(p) as Box<dyn phalanx_node_chain::BlockProducer>)
+                .map_err(|e| phalanx_node_chain::RunError::Producer { reason: e.to_string() })
+            })
+            .await?
+        }
+    };
     tracing::info!(rpc = %format!("http://{}", node.rpc_addr), "node running; Ctrl-C stops it");
     wait_for_shutdown(node).await
 }

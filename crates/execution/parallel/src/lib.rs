@@ -26,11 +26,17 @@
 //! - a transaction failed with a state or EVM error (serial execution
 //!   reports it in block order);
 //! - the block has fewer than [`ParallelConfig::min_txs_parallel`] transactions.
+//!
+//! Validators instead follow the leader's published dependency graph
+//! ([`schedule_for`] builds it): [`execute_scheduled`] runs each transaction
+//! once, after its dependencies, with no speculation, and reports a wrong
+//! graph ([`ScheduleVerdict::Wrong`]) while still returning the serial outcome.
 
 mod assemble;
 mod engine;
 mod mv;
 mod scheduler;
+mod validator;
 mod view;
 
 #[cfg(test)]
@@ -38,6 +44,10 @@ mod tests;
 
 pub use mv::{writes_of, MvKey, MvMemory, MvRead, MvValue};
 pub use scheduler::{Scheduler, Task, Version};
+pub use validator::{
+    execute_scheduled, execute_scheduled_bytes, schedule_for, ScheduleVerdict, ScheduledOutcome,
+    ScheduledStats, WrongSchedule,
+};
 pub use view::MvView;
 
 use alloy_primitives::B256;
@@ -201,7 +211,7 @@ fn execute<S: StateView>(
 }
 
 /// The serial executor, with the same outputs.
-fn serial<S: StateView>(
+pub(crate) fn serial<S: StateView>(
     state: &S,
     env: &BlockEnv,
     txs: &[RecoveredTx],

@@ -1,7 +1,7 @@
 //! Fixtures and end-to-end tests: parallel execution equals serial execution.
 
-mod blocks;
-mod prop;
+pub(crate) mod blocks;
+pub(crate) mod prop;
 
 use crate::{execute_block_parallel, execute_leader, ParallelConfig, ParallelOutcome};
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};

@@ -9,7 +9,7 @@ use phalanx_core_types::Account;
 use proptest::prelude::*;
 
 #[derive(Debug, Clone, Copy)]
-enum Op {
+pub(crate) enum Op {
     /// Value transfer to account `to` (senders first, then fresh addresses).
     Transfer { from: u8, to: u8, value: u64, zero_tip: bool },
     /// A nonce that is off by `delta` (too high) or reused (too low).
@@ -24,7 +24,7 @@ enum Op {
     ToCoinbase { from: u8 },
 }
 
-fn op(with_coinbase: bool) -> impl Strategy<Value = Op> {
+pub(crate) fn op(with_coinbase: bool) -> impl Strategy<Value = Op> {
     let from = 0u8..8;
     let transfer = (from.clone(), 0u8..10, 0u64..3, proptest::bool::weighted(0.2))
         .prop_map(|(from, to, value, zero_tip)| Op::Transfer { from, to, value, zero_tip });
@@ -41,7 +41,7 @@ fn op(with_coinbase: bool) -> impl Strategy<Value = Op> {
 
 /// Signs the block; `senders` keys (1..=senders) send, so fewer senders
 /// means more conflicts (a single sender chains every transaction).
-fn build(ops: &[Op], senders: u8) -> Vec<RecoveredTx> {
+pub(crate) fn build(ops: &[Op], senders: u8) -> Vec<RecoveredTx> {
     let mut nonces = vec![0u64; usize::from(senders) + 1];
     let mut txs = Vec::with_capacity(ops.len());
     for op in ops {

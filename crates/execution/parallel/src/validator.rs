@@ -1,0 +1,276 @@
+//! The validator's scheduled executor: a block runs in parallel by the
+//! dependency graph its leader published (PaVM §III-E: "the validator performs
+//! parallel validation ... based on the grouping information"), without
+//! speculation, and a wrong graph is caught and reported.
+//!
+//! **Rule:** whatever the schedule, the result equals serial execution of the
+//! block ([`phalanx_execution_evm::execute_block`]): a wrong schedule costs a
+//! re-execution, never a wrong outcome.
+//!
+//! How: each transaction runs once, when every transaction it depends on has
+//! finished, over multi-version memory with the beneficiary's fee deferred
+//! (as on the leader), so it reads, per location, the write of the highest
+//! finished transaction below it. After the run:
+//! 1. the value check re-reads every transaction's reads against the final
+//!    multi-version state; a mismatch means the transaction ran before a
+//!    writer it needed (the schedule omitted that dependency), and the block
+//!    is re-executed by the optimistic executor ([`execute_block_parallel`]);
+//! 2. the leader's post-pass credits the fees in block order (falling back to
+//!    serial execution exactly as the leader does);
+//! 3. [`Schedule::check_sufficient`] checks the schedule against the
+//!    read/write sets (without the fee entries, see [`schedule_for`]): a
+//!    schedule that lacks a needed edge is wrong even if the run got lucky.
+//!
+//! **The contract a graph states.** A [`BlockSchedule::Graph`] claims that
+//! the block runs with deferred fees (no transaction reads the beneficiary)
+//! and covers every read-after-write dependency of the read/write sets
+//! without the beneficiary's fee read and write. [`schedule_for`] builds such
+//! a graph, or `Serial` when it cannot know the claim holds.
+
+mod check;
+mod run;
+
+#[cfg(test)]
+mod tests;
+
+use crate::assemble::{assemble, Assembled, Policy};
+use crate::{
+    execute_block_parallel, serial, Fallback, ParallelConfig, ParallelOutcome, ParallelStats,
+};
+use check::without_beneficiary;
+use phalanx_core_types::{RecoveredTx, StateView};
+use phalanx_execution_evm::{BlockEnv, BlockOutcome, ExecError};
+use phalanx_execution_schedule::{BlockSchedule, Insufficient, Schedule, ScheduleError};
+use run::ReadCheck;
+
+/// Why a schedule is wrong: evidence against the block's proposer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WrongSchedule {
+    /// The schedule bytes do not decode (for this block's size).
+    #[error("schedule bytes rejected: {0}")]
+    Undecodable(ScheduleError),
+    /// The graph covers a different number of transactions than the block.
+    #[error("schedule covers {schedule} transactions, the block has {block}")]
+    TxCountMismatch {
+        /// Transactions in the schedule.
+        schedule: usize,
+        /// Transactions in the block.
+        block: usize,
+    },
+    /// A transaction read a value that a lower transaction, which the
+    /// schedule did not make it wait for, overwrote afterwards.
+    #[error("read a value later overwritten by transaction {writer:?}, which it did not wait for")]
+    StaleRead {
+        /// The transaction it should have waited for.
+        writer: Option<usize>,
+    },
+    /// The run happened to read correct values, but the schedule does not
+    /// cover a read-after-write dependency.
+    #[error("schedule is insufficient: {0}")]
+    Insufficient(Insufficient),
+    /// A transaction reads the beneficiary, which a graph schedule claims no
+    /// transaction does (fees are deferred under a graph).
+    #[error("a transaction reads the beneficiary under a graph schedule")]
+    CoinbaseRead,
+}
+
+/// What the validator concluded about the block's schedule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScheduleVerdict {
+    /// The block ran by the graph, and the graph is sufficient.
+    Followed,
+    /// The block carried no graph ([`BlockSchedule::Serial`]); it ran on the
+    /// optimistic executor.
+    Serial,
+    /// The schedule is wrong; the outcome comes from re-execution unless the
+    /// run's values were all correct (see [`ScheduledStats::fallback`]).
+    Wrong {
+        /// The lowest transaction shown to be mis-scheduled, when one is.
+        first_bad_tx: Option<usize>,
+        /// Why.
+        reason: WrongSchedule,
+    },
+    /// The block needed serial execution for a reason that is no fault of the
+    /// schedule (a state or EVM error during the run): not judged.
+    Unjudged {
+        /// The reason for the serial execution.
+        fallback: Fallback,
+    },
+}
+
+/// What the scheduled run did (for metrics).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScheduledStats {
+    /// Worker threads of the scheduled run (0 if it did not run).
+    pub threads: usize,
+    /// Transaction executions of the scheduled run: one per transaction.
+    pub executions: u64,
+    /// Set when the outcome comes from a re-execution of the block (the
+    /// optimistic executor's or the serial executor's stats): in the honest
+    /// case it is `None` and no transaction ran twice.
+    pub fallback: Option<ParallelStats>,
+}
+
+/// The result of executing a block by its schedule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduledOutcome {
+    /// Equal to serial execution's outcome.
+    pub outcome: BlockOutcome,
+    /// What the schedule turned out to be.
+    pub verdict: ScheduleVerdict,
+    /// How it went.
+    pub stats: ScheduledStats,
+}
+
+/// Validator path: executes the block `txs` following `schedule` (see the
+/// module docs), returning serial execution's outcome whatever the schedule
+/// and a verdict on the schedule. Every transaction must be valid, else
+/// [`ExecError::InvalidBlockTransaction`] names the first invalid one, as
+/// [`phalanx_execution_evm::execute_block`] does (the verdict is then lost:
+/// the block is rejected anyway). Blocks smaller than
+/// `config.min_txs_parallel` run by the schedule on one thread, so that the
+/// schedule is still judged.
+pub fn execute_scheduled<S: StateView>(
+    state: &S,
+    env: &BlockEnv,
+    txs: &[RecoveredTx],
+    schedule: &BlockSchedule,
+    config: &ParallelConfig,
+) -> Result<ScheduledOutcome, ExecError> {
+    let graph = match schedule {
+        BlockSchedule::Serial => {
+            return optimistic(state, env, txs, config, ScheduleVerdict::Serial, 0, 0)
+        }
+        BlockSchedule::Graph(graph) => graph,
+    };
+    if graph.tx_count() != txs.len() {
+        let reason =
+            WrongSchedule::TxCountMismatch { schedule: graph.tx_count(), block: txs.len() };
+        let verdict = ScheduleVerdict::Wrong { first_bad_tx: None, reason };
+        return optimistic(state, env, txs, config, verdict, 0, 0);
+    }
+    let threads = if txs.len() < config.min_txs_parallel { 1 } else { config.threads };
+    let threads = run::worker_count(threads, txs.len());
+    run_graph(state, env, txs, graph, threads, config)
+}
+
+/// [`execute_scheduled`] from a block's schedule bytes: bytes that do not
+/// decode for `txs.len()` transactions make the verdict
+/// [`WrongSchedule::Undecodable`], and the block runs optimistically.
+pub fn execute_scheduled_bytes<S: StateView>(
+    state: &S,
+    env: &BlockEnv,
+    txs: &[RecoveredTx],
+    schedule_bytes: &[u8],
+    config: &ParallelConfig,
+) -> Result<ScheduledOutcome, ExecError> {
+    match BlockSchedule::decode(schedule_bytes, txs.len()) {
+        Ok(schedule) => execute_scheduled(state, env, txs, &schedule, config),
+        Err(error) => {
+            let reason = WrongSchedule::Undecodable(error);
+            let verdict = ScheduleVerdict::Wrong { first_bad_tx: None, reason };
+            optimistic(state, env, txs, config, verdict, 0, 0)
+        }
+    }
+}
+
+/// Leader path: the schedule to publish with a block the leader executed
+/// with [`crate::execute_leader`] (the block is `outcome.included`, in order)
+/// under `env`. The graph holds the read-after-write edges of the final
+/// read/write sets without the beneficiary's fee read and write (every
+/// transaction has them, and deferred fees make them no dependency), so
+/// independent transactions stay independent. `Serial` when the leader's
+/// run fell back to serial execution: then nothing shows that no transaction
+/// reads the beneficiary, which a graph claims.
+pub fn schedule_for(outcome: &ParallelOutcome, env: &BlockEnv) -> BlockSchedule {
+    if outcome.stats.fallback.is_some() {
+        return BlockSchedule::Serial;
+    }
+    BlockSchedule::from_rw_sets(&without_beneficiary(&outcome.outcome.rw_sets, env.proposer))
+}
+
+/// Runs the block by `graph` and judges it (steps 1–3 of the module docs).
+fn run_graph<S: StateView>(
+    state: &S,
+    env: &BlockEnv,
+    txs: &[RecoveredTx],
+    graph: &Schedule,
+    threads: usize,
+    config: &ParallelConfig,
+) -> Result<ScheduledOutcome, ExecError> {
+    let run = run::run(state, env, txs, graph, threads);
+    let stats = ScheduledStats { threads, executions: run.executions, fallback: None };
+    match run.check {
+        ReadCheck::Consistent => {}
+        ReadCheck::Stale(stale) => {
+            let reason = WrongSchedule::StaleRead { writer: stale.writer };
+            let verdict = ScheduleVerdict::Wrong { first_bad_tx: Some(stale.tx), reason };
+            return optimistic(state, env, txs, config, verdict, threads, run.executions);
+        }
+        ReadCheck::BaseError => {
+            let fallback = Fallback::ExecutionError { index: 0 };
+            let verdict = ScheduleVerdict::Unjudged { fallback };
+            return serial_outcome(state, env, txs, fallback, verdict, stats);
+        }
+    }
+    // Every read is what serial execution reads: the post-pass's verdicts
+    // (invalid transactions, block gas) are serial execution's.
+    match assemble(state, env, txs, run.slots, Policy::RejectBlock)? {
+        Assembled::Outcome { outcome, .. } => {
+            let sets = without_beneficiary(&outcome.rw_sets, env.proposer);
+            let verdict = match graph.check_sufficient(&sets) {
+                Ok(()) => ScheduleVerdict::Followed,
+                Err(insufficient) => ScheduleVerdict::Wrong {
+                    first_bad_tx: match insufficient {
+                        Insufficient::MissingDependency { tx, .. } => Some(tx as usize),
+                        _ => None,
+                    },
+                    reason: WrongSchedule::Insufficient(insufficient),
+                },
+            };
+            Ok(ScheduledOutcome { outcome, verdict, stats })
+        }
+        Assembled::Fallback(fallback) => {
+            let verdict = match fallback {
+                Fallback::CoinbaseRead { index } => ScheduleVerdict::Wrong {
+                    first_bad_tx: Some(index),
+                    reason: WrongSchedule::CoinbaseRead,
+                },
+                other => ScheduleVerdict::Unjudged { fallback: other },
+            };
+            serial_outcome(state, env, txs, fallback, verdict, stats)
+        }
+    }
+}
+
+/// Re-executes the block with the optimistic executor (the schedule gave no
+/// usable result), keeping the scheduled run's counts.
+fn optimistic<S: StateView>(
+    state: &S,
+    env: &BlockEnv,
+    txs: &[RecoveredTx],
+    config: &ParallelConfig,
+    verdict: ScheduleVerdict,
+    threads: usize,
+    executions: u64,
+) -> Result<ScheduledOutcome, ExecError> {
+    let rerun = execute_block_parallel(state, env, txs, config)?;
+    let stats = ScheduledStats { threads, executions, fallback: Some(rerun.stats) };
+    Ok(ScheduledOutcome { outcome: rerun.outcome, verdict, stats })
+}
+
+/// Re-executes the block serially, as the leader's executor does for
+/// `fallback`.
+fn serial_outcome<S: StateView>(
+    state: &S,
+    env: &BlockEnv,
+    txs: &[RecoveredTx],
+    fallback: Fallback,
+    verdict: ScheduleVerdict,
+    mut stats: ScheduledStats,
+) -> Result<ScheduledOutcome, ExecError> {
+    let serial_stats = ParallelStats { fallback: Some(fallback), ..Default::default() };
+    let rerun = serial(state, env, txs, Policy::RejectBlock, serial_stats)?;
+    stats.fallback = Some(rerun.stats);
+    Ok(ScheduledOutcome { outcome: rerun.outcome, verdict, stats })
+}

@@ -1,0 +1,151 @@
+//! The checks behind a verdict: whether a transaction's reads still hold in
+//! the final multi-version state (the value check), and the read/write sets
+//! in the deferred-fee model both schedule builder and checker use.
+
+use crate::mv::{MvMemory, MvRead};
+use phalanx_core_types::{
+    Address, ReadKey, ReadValue, ReadWriteSet, StateError, StateView, WriteOp,
+};
+
+/// A read that no longer holds after the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct StaleRead {
+    /// The reading transaction.
+    pub tx: usize,
+    /// The transaction whose write it should have waited for (`None` would
+    /// mean the base value, which never goes stale, so it is always set in
+    /// practice).
+    pub writer: Option<usize>,
+}
+
+/// The value `tx` sees at `key` now, with the transaction that wrote it (or
+/// `None` for the base state). `None` overall for block hashes, which come
+/// from the immutable base and cannot go stale.
+fn current<S: StateView>(
+    mv: &MvMemory,
+    base: &S,
+    key: &ReadKey,
+    tx: usize,
+) -> Result<Option<(ReadValue, Option<usize>)>, StateError> {
+    let found = match key {
+        ReadKey::Account(address) => match mv.read_account(address, tx) {
+            MvRead::Base => (ReadValue::Account(base.account(address)?), None),
+            MvRead::Value { tx: writer, value, .. } => (ReadValue::Account(value), Some(writer)),
+            MvRead::Blocked { tx: writer } => {
+                unreachable!("estimate by {writer} without speculation")
+            }
+        },
+        ReadKey::Storage(address, slot) => match mv.read_storage(address, slot, tx) {
+            MvRead::Base => (ReadValue::storage(base.storage(address, slot)?), None),
+            MvRead::Value { tx: writer, value, .. } => (ReadValue::storage(value), Some(writer)),
+            MvRead::Blocked { tx: writer } => {
+                unreachable!("estimate by {writer} without speculation")
+            }
+        },
+        ReadKey::BlockHash(_) => return Ok(None),
+    };
+    Ok(Some(found))
+}
+
+/// The first of `reads` (transaction `tx`'s) whose value differs from what
+/// `tx` sees in `mv` now, once every transaction has recorded its writes.
+/// If no transaction has one, each read what serial execution reads (by
+/// induction over the block order), so the run equals serial execution.
+pub(crate) fn stale_read<S: StateView>(
+    mv: &MvMemory,
+    base: &S,
+    tx: usize,
+    reads: &[(ReadKey, ReadValue)],
+) -> Result<Option<StaleRead>, StateError> {
+    for (key, value) in reads {
+        if let Some((now, writer)) = current(mv, base, key, tx)? {
+            if now != *value {
+                return Ok(Some(StaleRead { tx, writer }));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// The address a write is to, if any (logs have none).
+fn write_address(op: &WriteOp) -> Option<Address> {
+    match *op {
+        WriteOp::Balance { address, .. }
+        | WriteOp::Nonce { address, .. }
+        | WriteOp::Code { address, .. }
+        | WriteOp::Storage { address, .. }
+        | WriteOp::Destroy { address } => Some(address),
+        WriteOp::Log { .. } => None,
+    }
+}
+
+/// `sets` without the beneficiary's account read and every write to it: the
+/// post-pass adds them to every transaction for the deferred fees, which are
+/// credited in block order after the run and so need no edges. Only valid for
+/// blocks where no transaction itself touches the beneficiary (those cannot
+/// run with deferred fees and execute serially).
+pub(crate) fn without_beneficiary(
+    sets: &[ReadWriteSet],
+    beneficiary: Address,
+) -> Vec<ReadWriteSet> {
+    let key = ReadKey::Account(beneficiary);
+    sets.iter()
+        .map(|set| ReadWriteSet {
+            reads: set.reads.iter().filter(|(k, _)| *k != key).cloned().collect(),
+            writes: set
+                .writes
+                .iter()
+                .filter(|op| write_address(op) != Some(beneficiary))
+                .cloned()
+                .collect(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::{B256, U256};
+    use phalanx_core_types::{Account, StateChanges};
+    use phalanx_execution_evm::MemoryState;
+
+    #[test]
+    fn stale_reads_name_the_writer_and_block_hashes_never_go_stale() {
+        let a = Address::repeat_byte(1);
+        let mut base = MemoryState::default();
+        base.insert_account(a, Account::with_balance(U256::from(1)));
+        let mv = MvMemory::new(3);
+        let seen = vec![
+            (ReadKey::BlockHash(3), ReadValue::Word(B256::repeat_byte(9))),
+            (ReadKey::Account(a), ReadValue::Account(Some(Account::with_balance(U256::from(1))))),
+        ];
+        assert_eq!(stale_read(&mv, &base, 2, &seen).unwrap(), None);
+        let mut changes = StateChanges::default();
+        changes.accounts.insert(a, Some(Account::with_balance(U256::from(2))));
+        mv.record(1, 0, &changes);
+        assert_eq!(stale_read(&mv, &base, 1, &seen).unwrap(), None);
+        let stale = StaleRead { tx: 2, writer: Some(1) };
+        assert_eq!(stale_read(&mv, &base, 2, &seen).unwrap(), Some(stale));
+    }
+
+    #[test]
+    fn the_beneficiary_is_stripped_but_logs_and_others_stay() {
+        let (c, o) = (Address::repeat_byte(0xc0), Address::repeat_byte(1));
+        let log = WriteOp::Log { index: 0, hash: B256::ZERO };
+        let set = ReadWriteSet {
+            reads: vec![
+                (ReadKey::Account(c), ReadValue::Account(None)),
+                (ReadKey::Account(o), ReadValue::Account(None)),
+            ],
+            writes: vec![
+                WriteOp::Balance { address: c, value: U256::from(1) },
+                WriteOp::Destroy { address: c },
+                WriteOp::Nonce { address: o, value: 1 },
+                log,
+            ],
+        };
+        let stripped = without_beneficiary(&[set], c);
+        assert_eq!(stripped[0].reads, vec![(ReadKey::Account(o), ReadValue::Account(None))]);
+        assert_eq!(stripped[0].writes, vec![WriteOp::Nonce { address: o, value: 1 }, log]);
+    }
+}

@@ -1,0 +1,240 @@
+//! The scheduled engine: every transaction runs exactly once, as soon as all
+//! its schedule dependencies have finished, over multi-version memory with the
+//! beneficiary's fee deferred (as the leader's engine runs it). Nothing is
+//! speculative: no transaction is validated or re-executed during the run;
+//! [`stale_read`](super::check::stale_read) checks the reads afterwards.
+
+use super::check::{stale_read, StaleRead};
+use crate::engine::Slot;
+use crate::mv::MvMemory;
+use crate::view::MvView;
+use parking_lot::{Condvar, Mutex};
+use phalanx_core_types::{RecoveredTx, StateChanges, StateView};
+use phalanx_execution_evm::{BlockEnv, TxOutcome, TxRunner};
+use phalanx_execution_schedule::Schedule;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+/// What the run found when it re-read every transaction's reads at the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReadCheck {
+    /// Every read equals the final value below its transaction: each
+    /// transaction saw the serial state before it.
+    Consistent,
+    /// The lowest transaction that read a value a lower transaction it did not
+    /// wait for overwrote afterwards.
+    Stale(StaleRead),
+    /// Reading the base state failed while checking (not the schedule's fault).
+    BaseError,
+}
+
+/// The result of a scheduled run.
+#[derive(Debug)]
+pub(crate) struct Run {
+    /// Each transaction's result, fee deferred.
+    pub slots: Vec<Slot>,
+    /// Executions performed (one per transaction).
+    pub executions: u64,
+    /// Whether the reads were all consistent.
+    pub check: ReadCheck,
+}
+
+/// The ready queue: transactions whose dependencies have all finished, lowest
+/// index first (it unblocks the most work), and the counters behind it.
+#[derive(Debug)]
+struct Queue {
+    ready: BinaryHeap<Reverse<usize>>,
+    /// Unfinished direct dependencies of each transaction.
+    pending: Vec<u32>,
+    finished: usize,
+    /// A worker panicked: the others stop waiting (the panic is re-raised
+    /// when the scope joins it).
+    abandoned: bool,
+}
+
+struct Shared<'a, S: StateView> {
+    base: &'a S,
+    txs: &'a [RecoveredTx],
+    dependents: Vec<Vec<u32>>,
+    mv: MvMemory,
+    slots: Box<[Mutex<Slot>]>,
+    queue: Mutex<Queue>,
+    wake: Condvar,
+}
+
+/// Runs `txs` by `schedule` (whose transaction count must equal `txs.len()`)
+/// on `threads` workers (at least one, at most one per transaction: see
+/// [`worker_count`]), then checks every transaction's reads against the
+/// final multi-version state.
+pub(crate) fn run<S: StateView>(
+    base: &S,
+    env: &BlockEnv,
+    txs: &[RecoveredTx],
+    schedule: &Schedule,
+    threads: usize,
+) -> Run {
+    assert_eq!(schedule.tx_count(), txs.len(), "schedule and block sizes differ");
+    let threads = worker_count(threads, txs.len());
+    let pending: Vec<u32> = schedule.iter().map(|(_, deps)| deps.len() as u32).collect();
+    let ready = pending.iter().enumerate().filter(|(_, &p)| p == 0).map(|(i, _)| Reverse(i));
+    let shared = Shared {
+        base,
+        txs,
+        dependents: schedule.dependents(),
+        mv: MvMemory::new(txs.len()),
+        slots: txs.iter().map(|_| Mutex::new(Slot::Empty)).collect(),
+        queue: Mutex::new(Queue { ready: ready.collect(), pending, finished: 0, abandoned: false }),
+        wake: Condvar::new(),
+    };
+    let mut executions = 0;
+    let mut lowest_stale: Option<StaleRead> = None;
+    let mut base_error = false;
+    let mut merge = |(count, stale, error): WorkerResult| {
+        executions += count;
+        base_error |= error;
+        if let Some(s) = stale {
+            lowest_stale = Some(lowest_stale.map_or(s, |l| if s.tx < l.tx { s } else { l }));
+        }
+    };
+    if threads == 1 {
+        merge(worker(&shared, env, 0, 1));
+    } else {
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|id| {
+                    let shared = &shared;
+                    scope.spawn(move || worker(shared, env, id, threads))
+                })
+                .collect();
+            for worker in workers {
+                match worker.join() {
+                    Ok(result) => merge(result),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+        });
+    }
+    let check = match (lowest_stale, base_error) {
+        (Some(stale), _) => ReadCheck::Stale(stale),
+        (None, true) => ReadCheck::BaseError,
+        (None, false) => ReadCheck::Consistent,
+    };
+    let slots = shared.slots.into_vec().into_iter().map(Mutex::into_inner).collect();
+    Run { slots, executions, check }
+}
+
+/// The workers a run of `tx_count` transactions uses when asked for `threads`.
+pub(crate) fn worker_count(threads: usize, tx_count: usize) -> usize {
+    threads.clamp(1, tx_count.max(1))
+}
+
+/// Wakes every waiting worker if its thread unwinds, so that a panic in one
+/// worker cannot leave the others waiting forever.
+struct AbandonOnPanic<'s, 'a, S: StateView>(&'s Shared<'a, S>);
+
+impl<S: StateView> Drop for AbandonOnPanic<'_, '_, S> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.queue.lock().abandoned = true;
+            self.0.wake.notify_all();
+        }
+    }
+}
+
+/// Executions, the lowest stale read among the worker's share, and whether a
+/// base read failed while checking.
+type WorkerResult = (u64, Option<StaleRead>, bool);
+
+/// Executes ready transactions until all have finished, then checks the reads
+/// of transactions `id, id + stride, ...` (all writes are final by then).
+fn worker<S: StateView>(
+    shared: &Shared<'_, S>,
+    env: &BlockEnv,
+    id: usize,
+    stride: usize,
+) -> WorkerResult {
+    let guard = AbandonOnPanic(shared);
+    let mut runner = TxRunner::new(*env).with_deferred_fee(true);
+    let mut executions = 0;
+    while let Some(tx) = next_ready(shared) {
+        execute(shared, &mut runner, tx);
+        executions += 1;
+        finish(shared, tx);
+    }
+    let (mut stale, mut base_error) = (None, false);
+    for tx in (id..shared.txs.len()).step_by(stride) {
+        let slot = shared.slots[tx].lock();
+        let Slot::Done(outcome) = &*slot else { continue };
+        match stale_read(&shared.mv, shared.base, tx, outcome.reads()) {
+            Ok(None) => {}
+            Ok(Some(found)) => {
+                // Transactions are visited in increasing order: the first is the lowest.
+                stale = Some(found);
+                break;
+            }
+            Err(_) => base_error = true,
+        }
+    }
+    drop(guard);
+    (executions, stale, base_error)
+}
+
+/// The lowest ready transaction, waiting while others run; `None` once every
+/// transaction has finished.
+fn next_ready<S: StateView>(shared: &Shared<'_, S>) -> Option<usize> {
+    let mut queue = shared.queue.lock();
+    loop {
+        if let Some(Reverse(tx)) = queue.ready.pop() {
+            return Some(tx);
+        }
+        if queue.finished == shared.txs.len() || queue.abandoned {
+            return None;
+        }
+        // Some transaction is running (the graph is acyclic and every
+        // unfinished transaction with no pending dependency is queued); its
+        // `finish` wakes us.
+        shared.wake.wait(&mut queue);
+    }
+}
+
+/// Runs `tx` once over the state its finished predecessors left and records
+/// its writes (incarnation 0: there is no other).
+fn execute<S: StateView>(shared: &Shared<'_, S>, runner: &mut TxRunner, tx: usize) {
+    let view = MvView::new(&shared.mv, shared.base, tx);
+    let slot = match runner.run(&view, &shared.txs[tx]) {
+        Ok(outcome) => Slot::Done(outcome),
+        // A base read or revm failed: the caller re-executes the block
+        // serially, which reports the error in block order if it is real.
+        Err(_) => Slot::Failed,
+    };
+    debug_assert!(view.blocked_on().is_none(), "no estimates exist without speculation");
+    let empty = StateChanges::default();
+    let changes = match &slot {
+        Slot::Done(TxOutcome::Executed(executed)) => &executed.changes,
+        _ => &empty,
+    };
+    shared.mv.record(tx, 0, changes);
+    *shared.slots[tx].lock() = slot;
+}
+
+/// Marks `tx` finished and queues the dependents it was the last wait of.
+fn finish<S: StateView>(shared: &Shared<'_, S>, tx: usize) {
+    let mut queue = shared.queue.lock();
+    queue.finished += 1;
+    let mut woken = 0;
+    for &dependent in &shared.dependents[tx] {
+        let dependent = dependent as usize;
+        queue.pending[dependent] -= 1;
+        if queue.pending[dependent] == 0 {
+            queue.ready.push(Reverse(dependent));
+            woken += 1;
+        }
+    }
+    if queue.finished == shared.txs.len() {
+        shared.wake.notify_all();
+    } else {
+        for _ in 0..woken {
+            shared.wake.notify_one();
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! Honest schedules: the leader's schedule lets the validator reproduce
+//! serial execution with every transaction executed exactly once.
+
+use super::*;
+use crate::tests::{init_code, COUNTER};
+use alloy_primitives::U256;
+use phalanx_core_types::Account;
+use proptest::prelude::*;
+
+/// Leads `txs`, then validates the block by the leader's graph at every
+/// thread count; returns the graph.
+fn assert_honest_everywhere(state: &MemoryState, env: &BlockEnv, txs: &[RecoveredTx]) -> Schedule {
+    let (block, schedule) = lead(state, env, txs);
+    let BlockSchedule::Graph(graph) = &schedule else { panic!("leader fell back: {schedule:?}") };
+    for threads in THREADS {
+        let out = scheduled(state, env, &block, &schedule, threads);
+        assert_honest(&out, block.len());
+        assert_eq!(out.stats.threads, threads.min(block.len().max(1)));
+    }
+    graph.clone()
+}
+
+#[test]
+fn independent_blocks_get_no_edges_despite_the_fees() {
+    for contract in [false, true] {
+        let (state, txs) = conflict_block(24, 0, 1, contract);
+        let graph = assert_honest_everywhere(&state, &env(30_000_000), &txs);
+        assert_eq!(graph.edge_count(), 0, "the beneficiary's fees must not create edges");
+    }
+}
+
+#[test]
+fn fully_conflicting_blocks_are_chains_and_still_run_once() {
+    let (state, txs) = conflict_block(16, 100, 2, true);
+    let graph = assert_honest_everywhere(&state, &env(30_000_000), &txs);
+    assert_eq!(graph, Schedule::chain(16));
+    let (state, txs) = conflict_block(16, 100, 3, false);
+    let graph = assert_honest_everywhere(&state, &env(30_000_000), &txs);
+    assert_eq!(graph, Schedule::chain(16));
+}
+
+#[test]
+fn every_conflict_rate_is_honest() {
+    for rate in [10, 25, 50, 75, 90] {
+        for contract in [false, true] {
+            let (state, txs) = conflict_block(24, rate, rate, contract);
+            assert_honest_everywhere(&state, &env(30_000_000), &txs);
+        }
+    }
+}
+
+#[test]
+fn sender_chains_deployments_and_empty_accounts_are_honest() {
+    let state = base(4);
+    let empty = Address::repeat_byte(0xe0);
+    let mut txs: Vec<_> = (0..6).map(|n| transfer(&key(1), n, key(2).address(), 7)).collect();
+    txs.push(tx(&key(3), 0, TxKind::Create, 0, init_code(COUNTER), 200_000, 2));
+    txs.push(transfer(&key(2), 0, empty, 0));
+    txs.push(transfer(&key(4), 0, empty, 5));
+    txs.push(tx(&key(3), 1, TxKind::Call(counter()), 0, Bytes::new(), 100_000, 2));
+    txs.push(tx(&key(4), 1, TxKind::Call(counter()), 0, Bytes::new(), 100_000, 2));
+    assert_honest_everywhere(&state, &env(30_000_000), &txs);
+}
+
+#[test]
+fn a_beneficiary_destroyed_by_zero_fees_is_honest() {
+    let mut state = base(3);
+    state.insert_account(coinbase(), Account::with_balance(U256::ZERO));
+    state.insert_storage(coinbase(), U256::from(1), U256::from(1));
+    let to = |s: u8| TxKind::Call(key(s).address());
+    let txs = vec![
+        tx(&key(1), 0, to(2), 1, Bytes::new(), 21_000, 0),
+        tx(&key(2), 0, to(3), 1, Bytes::new(), 21_000, 2),
+        tx(&key(3), 0, to(1), 1, Bytes::new(), 21_000, 0),
+    ];
+    assert_honest_everywhere(&state, &env(30_000_000), &txs);
+}
+
+#[test]
+fn small_blocks_run_on_one_thread_and_are_still_judged() {
+    let (state, txs) = conflict_block(4, 100, 4, true);
+    let env = env(30_000_000);
+    let (block, schedule) = lead(&state, &env, &txs);
+    let config = ParallelConfig { threads: 8, min_txs_parallel: 16 };
+    let out = execute_scheduled(&state, &env, &block, &schedule, &config).unwrap();
+    assert_eq!(out.outcome, serial(&state, &env, &block));
+    assert_honest(&out, block.len());
+    assert_eq!(out.stats.threads, 1);
+    let claim = BlockSchedule::Graph(Schedule::independent(block.len()));
+    let out = execute_scheduled(&state, &env, &block, &claim, &config).unwrap();
+    assert_eq!(out.outcome, serial(&state, &env, &block));
+    assert!(is_wrong(&out.verdict), "{:?}", out.verdict);
+}
+
+#[test]
+fn the_empty_block_follows_the_empty_graph() {
+    let state = base(1);
+    let env = env(30_000_000);
+    let schedule = BlockSchedule::Graph(Schedule::independent(0));
+    let out = scheduled(&state, &env, &[], &schedule, 4);
+    assert_honest(&out, 0);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 8, ..ProptestConfig::default() })]
+
+    #[test]
+    fn leader_schedules_are_honest_at_any_conflict_rate(
+        rate in 0u64..=100,
+        seed in any::<u64>(),
+        contract in any::<bool>(),
+        n in 1u8..32,
+    ) {
+        let (state, txs) = conflict_block(n, rate, seed, contract);
+        assert_honest_everywhere(&state, &env(30_000_000), &txs);
+    }
+}

@@ -1,0 +1,396 @@
+//! The driver's wire format: one tag byte, then the body.
+//!
+//! Consensus messages use the core's canonical codec; batches carry raw
+//! EIP-2718 transactions. Every list and length is capped before anything is
+//! allocated, and every decoding error is a value, never a panic.
+
+use alloy_primitives::{keccak256, B256};
+use phalanx_consensus_core::{
+    decode_message, encode_message, BlockResponse, CertifiedBlock, DecodeError, Message,
+    MAX_BLOCKS_PER_RESPONSE,
+};
+
+/// Most transactions one batch may carry.
+pub const BATCH_TXS_MAX: usize = 10_000;
+/// Largest transaction a batch may carry (the pool's default cap).
+pub const TX_BYTES_MAX: usize = 128 * 1024;
+/// Largest encoded batch.
+pub const BATCH_BYTES_MAX: usize = 8 << 20;
+/// Most digests one [`WireMsg::BatchRequest`] may name.
+pub const BATCH_REQUEST_DIGESTS_MAX: usize = 4096;
+/// Most batches one [`WireMsg::BatchResponse`] or stored-blocks response may carry.
+pub const BATCHES_PER_RESPONSE_MAX: usize = 4096;
+/// Largest encoded wire message.
+pub const WIRE_BYTES_MAX: usize = 32 << 20;
+
+const TAG_CONSENSUS: u8 = 0;
+const TAG_BATCH: u8 = 1;
+const TAG_BATCH_REQUEST: u8 = 2;
+const TAG_BATCH_RESPONSE: u8 = 3;
+const TAG_STORED_REQUEST: u8 = 4;
+const TAG_STORED_RESPONSE: u8 = 5;
+const CERT_VERSION: u8 = 1;
+
+/// Why bytes from a peer (or storage) do not decode.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WireError {
+    /// The input ended inside a value.
+    #[error("input ended early")]
+    UnexpectedEnd,
+    /// A length or count is over its cap.
+    #[error("{what} has length {len}, at most {max} allowed")]
+    TooLong {
+        /// Which field.
+        what: &'static str,
+        /// Its length.
+        len: usize,
+        /// Its cap.
+        max: usize,
+    },
+    /// An unknown tag or version byte.
+    #[error("unknown tag {tag} for {what}")]
+    UnknownTag {
+        /// Which type.
+        what: &'static str,
+        /// The byte.
+        tag: u8,
+    },
+    /// Bytes remain after the value.
+    #[error("{count} trailing bytes")]
+    TrailingBytes {
+        /// How many.
+        count: usize,
+    },
+    /// A nested consensus message is invalid.
+    #[error("consensus message: {0}")]
+    Consensus(#[from] DecodeError),
+    /// A nested consensus message has the wrong kind.
+    #[error("expected a block response, got {kind}")]
+    WrongKind {
+        /// What was found.
+        kind: &'static str,
+    },
+}
+
+/// A batch of raw EIP-2718 transactions (consensus orders batches by digest).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Batch {
+    /// The transactions, in the order they are executed.
+    pub txs: Vec<Vec<u8>>,
+}
+
+impl Batch {
+    /// The canonical encoding: a `u32` count, then each transaction as `u32` length + bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(4 + self.txs.iter().map(|t| t.len() + 4).sum::<usize>());
+        put_len(&mut out, self.txs.len());
+        for tx in &self.txs {
+            put_bytes(&mut out, tx);
+        }
+        out
+    }
+
+    /// Decodes a batch, enforcing [`BATCH_TXS_MAX`], [`TX_BYTES_MAX`] and [`BATCH_BYTES_MAX`].
+    pub fn decode(bytes: &[u8]) -> Result<Self, WireError> {
+        let mut r = Reader(bytes);
+        let batch = Self::read(&mut r)?;
+        r.finish()?;
+        Ok(batch)
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Self, WireError> {
+        let count = r.len("batch txs", BATCH_TXS_MAX)?;
+        let mut txs = Vec::with_capacity(count.min(1024));
+        for _ in 0..count {
+            txs.push(r.bytes("tx", TX_BYTES_MAX)?.to_vec());
+        }
+        Ok(Self { txs })
+    }
+
+    /// The batch digest: keccak256 of the canonical encoding.
+    pub fn digest(&self) -> B256 {
+        keccak256(self.encode())
+    }
+
+    /// Encoded size in bytes (what the batch store accounts).
+    pub fn size_bytes(&self) -> usize {
+        4 + self.txs.iter().map(|t| t.len() + 4).sum::<usize>()
+    }
+}
+
+/// Everything validators send each other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WireMsg {
+    /// A consensus message for the core.
+    Consensus(Message),
+    /// A newly sealed batch (broadcast by its author).
+    Batch(Batch),
+    /// Asks for the batches with these digests.
+    BatchRequest(Vec<B256>),
+    /// Batches answering a request (those the peer holds).
+    BatchResponse(Vec<Batch>),
+    /// Asks for committed blocks from storage (answers the core's `FetchBlocks`).
+    StoredBlocksRequest {
+        /// Lowest height wanted.
+        from_height: u64,
+        /// How many, at most [`MAX_BLOCKS_PER_RESPONSE`].
+        count: u64,
+        /// The block the requester's chain must reach (echoed back).
+        target: B256,
+    },
+    /// Committed, certified blocks from storage plus the batches they order.
+    StoredBlocksResponse {
+        /// Blocks in ascending height order, with the echoed target.
+        blocks: BlockResponse,
+        /// The batches the blocks order.
+        batches: Vec<Batch>,
+    },
+}
+
+impl WireMsg {
+    /// Encodes the message: tag byte + body.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        match self {
+            WireMsg::Consensus(msg) => {
+                out.push(TAG_CONSENSUS);
+                out.extend_from_slice(&encode_message(msg));
+            }
+            WireMsg::Batch(batch) => {
+                out.push(TAG_BATCH);
+                out.extend_from_slice(&batch.encode());
+            }
+            WireMsg::BatchRequest(digests) => {
+                out.push(TAG_BATCH_REQUEST);
+                put_len(&mut out, digests.len());
+                digests.iter().for_each(|d| out.extend_from_slice(d.as_slice()));
+            }
+            WireMsg::BatchResponse(batches) => {
+                out.push(TAG_BATCH_RESPONSE);
+                put_batches(&mut out, batches);
+            }
+            WireMsg::StoredBlocksRequest { from_height, count, target } => {
+                out.push(TAG_STORED_REQUEST);
+                out.extend_from_slice(&from_height.to_be_bytes());
+                out.extend_from_slice(&count.to_be_bytes());
+                out.extend_from_slice(target.as_slice());
+            }
+            WireMsg::StoredBlocksResponse { blocks, batches } => {
+                out.push(TAG_STORED_RESPONSE);
+                put_bytes(&mut out, &encode_message(&Message::BlockResponse(blocks.clone())));
+                put_batches(&mut out, batches);
+            }
+        }
+        out
+    }
+
+    /// Decodes a message from a peer, enforcing every cap.
+    pub fn decode(bytes: &[u8]) -> Result<Self, WireError> {
+        if bytes.len() > WIRE_BYTES_MAX {
+            return Err(WireError::TooLong {
+                what: "wire message",
+                len: bytes.len(),
+                max: WIRE_BYTES_MAX,
+            });
+        }
+        let mut r = Reader(bytes);
+        let msg = match r.u8()? {
+            TAG_CONSENSUS => return Ok(WireMsg::Consensus(decode_message(r.0)?)),
+            TAG_BATCH => WireMsg::Batch(Batch::read(&mut r)?),
+            TAG_BATCH_REQUEST => {
+                let count = r.len("batch request", BATCH_REQUEST_DIGESTS_MAX)?;
+                let mut digests = Vec::with_capacity(count);
+                for _ in 0..count {
+                    digests.push(r.b256()?);
+                }
+                WireMsg::BatchRequest(digests)
+            }
+            TAG_BATCH_RESPONSE => WireMsg::BatchResponse(read_batches(&mut r)?),
+            TAG_STORED_REQUEST => WireMsg::StoredBlocksRequest {
+                from_height: r.u64()?,
+                count: r.u64()?.min(MAX_BLOCKS_PER_RESPONSE as u64),
+                target: r.b256()?,
+            },
+            TAG_STORED_RESPONSE => {
+                let blocks = block_response(r.bytes("blocks", WIRE_BYTES_MAX)?)?;
+                WireMsg::StoredBlocksResponse { blocks, batches: read_batches(&mut r)? }
+            }
+            tag => return Err(WireError::UnknownTag { what: "wire message", tag }),
+        };
+        r.finish()?;
+        Ok(msg)
+    }
+}
+
+/// The certificate stored with every committed block: the certified
+/// consensus block (so a restarted node knows its root and peers can sync
+/// from storage) and the batches it orders.
+pub fn encode_certificate(cb: &CertifiedBlock, batches: &[Batch]) -> Vec<u8> {
+    let response = BlockResponse { target: cb.qc.block_id, blocks: vec![cb.clone()] };
+    let mut out = vec![CERT_VERSION];
+    put_bytes(&mut out, &encode_message(&Message::BlockResponse(response)));
+    put_batches(&mut out, batches);
+    out
+}
+
+/// Decodes [`encode_certificate`]'s output.
+pub fn decode_certificate(bytes: &[u8]) -> Result<(CertifiedBlock, Vec<Batch>), WireError> {
+    let mut r = Reader(bytes);
+    let version = r.u8()?;
+    if version != CERT_VERSION {
+        return Err(WireError::UnknownTag { what: "certificate version", tag: version });
+    }
+    let mut response = block_response(r.bytes("certified block", WIRE_BYTES_MAX)?)?;
+    let batches = read_batches(&mut r)?;
+    r.finish()?;
+    match (response.blocks.pop(), response.blocks.is_empty()) {
+        (Some(cb), true) => Ok((cb, batches)),
+        _ => Err(WireError::TooLong { what: "certificate blocks", len: 2, max: 1 }),
+    }
+}
+
+fn block_response(bytes: &[u8]) -> Result<BlockResponse, WireError> {
+    match decode_message(bytes)? {
+        Message::BlockResponse(response) => Ok(response),
+        other => Err(WireError::WrongKind { kind: other.kind() }),
+    }
+}
+
+fn put_len(out: &mut Vec<u8>, len: usize) {
+    // Every list is capped far below u32::MAX before it is encoded.
+    out.extend_from_slice(&(len as u32).to_be_bytes());
+}
+
+fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    put_len(out, bytes.len());
+    out.extend_from_slice(bytes);
+}
+
+fn put_batches(out: &mut Vec<u8>, batches: &[Batch]) {
+    put_len(out, batches.len());
+    for batch in batches {
+        put_bytes(out, &batch.encode());
+    }
+}
+
+fn read_batches(r: &mut Reader<'_>) -> Result<Vec<Batch>, WireError> {
+    let count = r.len("batches", BATCHES_PER_RESPONSE_MAX)?;
+    let mut batches = Vec::with_capacity(count.min(64));
+    for _ in 0..count {
+        batches.push(Batch::decode(r.bytes("batch", BATCH_BYTES_MAX)?)?);
+    }
+    Ok(batches)
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], WireError> {
+        if self.0.len() < n {
+            return Err(WireError::UnexpectedEnd);
+        }
+        let (head, tail) = self.0.split_at(n);
+        self.0 = tail;
+        Ok(head)
+    }
+    fn u8(&mut self) -> Result<u8, WireError> {
+        Ok(self.take(1)?[0])
+    }
+    fn u64(&mut self) -> Result<u64, WireError> {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(self.take(8)?);
+        Ok(u64::from_be_bytes(b))
+    }
+    fn b256(&mut self) -> Result<B256, WireError> {
+        Ok(B256::from_slice(self.take(32)?))
+    }
+    fn len(&mut self, what: &'static str, max: usize) -> Result<usize, WireError> {
+        let mut b = [0u8; 4];
+        b.copy_from_slice(self.take(4)?);
+        let len = u32::from_be_bytes(b) as usize;
+        if len > max {
+            return Err(WireError::TooLong { what, len, max });
+        }
+        Ok(len)
+    }
+    fn bytes(&mut self, what: &'static str, max: usize) -> Result<&'a [u8], WireError> {
+        let len = self.len(what, max)?;
+        self.take(len)
+    }
+    fn finish(&self) -> Result<(), WireError> {
+        match self.0.len() {
+            0 => Ok(()),
+            count => Err(WireError::TrailingBytes { count }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn arb_batch() -> impl Strategy<Value = Batch> {
+        proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..64), 0..8)
+            .prop_map(|txs| Batch { txs })
+    }
+
+    proptest! {
+        #[test]
+        fn batch_messages_round_trip(batch in arb_batch(), digests in proptest::collection::vec(any::<[u8; 32]>(), 0..8)) {
+            let digests: Vec<B256> = digests.into_iter().map(B256::from).collect();
+            for msg in [
+                WireMsg::Batch(batch.clone()),
+                WireMsg::BatchRequest(digests.clone()),
+                WireMsg::BatchResponse(vec![batch.clone(), batch.clone()]),
+                WireMsg::StoredBlocksRequest { from_height: 3, count: 5, target: B256::repeat_byte(7) },
+                WireMsg::StoredBlocksResponse {
+                    blocks: BlockResponse { target: B256::repeat_byte(1), blocks: vec![] },
+                    batches: vec![batch.clone()],
+                },
+            ] {
+                prop_assert_eq!(WireMsg::decode(&msg.encode()).unwrap(), msg);
+            }
+            prop_assert_eq!(batch.size_bytes(), batch.encode().len());
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let _ = WireMsg::decode(&bytes);
+            let _ = decode_certificate(&bytes);
+        }
+    }
+
+    #[test]
+    fn certificates_round_trip_with_their_batches() {
+        use phalanx_consensus_core::{Block, QuorumCert, ValidatorIndex};
+        let genesis = B256::repeat_byte(9);
+        let block = Block {
+            view: 1,
+            height: 1,
+            parent_id: genesis,
+            payload: vec![B256::repeat_byte(1)],
+            exec: B256::repeat_byte(2),
+            extra: 5u64.to_be_bytes().to_vec(),
+            proposer: ValidatorIndex(1),
+            justify: QuorumCert::genesis(genesis),
+        };
+        let mut qc = QuorumCert::genesis(block.id());
+        qc.view = 1;
+        let cb = CertifiedBlock { block, qc };
+        let batches = vec![Batch { txs: vec![vec![1, 2, 3]] }];
+        let bytes = encode_certificate(&cb, &batches);
+        assert_eq!(decode_certificate(&bytes).unwrap(), (cb, batches));
+        assert!(decode_certificate(&bytes[..bytes.len() - 1]).is_err());
+    }
+
+    #[test]
+    fn oversize_counts_are_rejected_before_allocating() {
+        let mut bytes = vec![TAG_BATCH_REQUEST];
+        bytes.extend_from_slice(&u32::MAX.to_be_bytes());
+        assert!(matches!(WireMsg::decode(&bytes), Err(WireError::TooLong { .. })));
+        let mut trailing = WireMsg::Batch(Batch { txs: vec![vec![1]] }).encode();
+        trailing.push(0);
+        assert_eq!(WireMsg::decode(&trailing), Err(WireError::TrailingBytes { count: 1 }));
+    }
+}

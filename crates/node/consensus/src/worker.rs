@@ -1,0 +1,202 @@
+//! The execution worker: the only place the driver builds, executes and
+//! commits Phalanx blocks.
+//!
+//! It runs on one blocking thread and handles jobs strictly in order, so a
+//! commit never lands in the middle of a build (which `Chain::build_block`
+//! relies on) and a block is always executed before it commits. It owns the
+//! [`SpecTree`] of executed, uncommitted blocks.
+
+use crate::wire::Batch;
+use alloy_primitives::B256;
+use phalanx_consensus_core::{BlockId, View};
+use phalanx_core_types::{decode_transaction, RecoveredTx};
+use phalanx_node_chain::{BlockSpec, Chain, ChainError, ExecutedBlock, SpecTree};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// Work the driver hands to the worker.
+#[derive(Debug)]
+pub enum Job {
+    /// Build the leader's block for `view` from `batches`.
+    Build {
+        /// The view.
+        view: View,
+        /// The header fields.
+        spec: BlockSpec,
+        /// The chosen batch digests, in order.
+        payload: Vec<B256>,
+        /// The batches, in the same order.
+        batches: Vec<Arc<Batch>>,
+    },
+    /// Re-execute a peer's block.
+    Execute {
+        /// The consensus block id.
+        block_id: BlockId,
+        /// The header fields taken from the consensus block.
+        spec: BlockSpec,
+        /// Its batches, in order.
+        batches: Vec<Arc<Batch>>,
+    },
+    /// Commit the executed block with this Phalanx hash.
+    Commit {
+        /// The Phalanx block hash.
+        hash: B256,
+        /// Its height.
+        height: u64,
+        /// The certificate bytes stored with it.
+        certificate: Vec<u8>,
+    },
+}
+
+/// What a job produced.
+#[derive(Debug)]
+pub enum Done {
+    /// A leader's block was built; `hash` is its Phalanx hash.
+    Built {
+        /// The view.
+        view: View,
+        /// The payload it was built from.
+        payload: Vec<B256>,
+        /// The timestamp in its spec.
+        timestamp: u64,
+        /// The Phalanx hash, or why building failed.
+        result: Result<B256, String>,
+    },
+    /// A peer's block was executed.
+    Executed {
+        /// The consensus block id.
+        block_id: BlockId,
+        /// The Phalanx hash, or why execution failed.
+        result: Result<B256, String>,
+    },
+    /// A block was committed (or was already).
+    Committed {
+        /// Its height.
+        height: u64,
+        /// Hashes of the transactions it included.
+        included: Vec<B256>,
+    },
+}
+
+/// Turns batches into executor candidates, in order. Transactions that do
+/// not decode or recover are left out (deterministically: every replica sees
+/// the same bytes).
+pub fn candidates(batches: &[Arc<Batch>]) -> Vec<RecoveredTx> {
+    batches
+        .iter()
+        .flat_map(|b| b.txs.iter())
+        .filter_map(|raw| decode_transaction(raw).ok())
+        .filter_map(|tx| RecoveredTx::recover(tx).ok())
+        .collect()
+}
+
+/// The worker's state.
+#[derive(Debug)]
+pub struct Worker {
+    chain: Arc<Chain>,
+    executed: HashMap<B256, Arc<ExecutedBlock>>,
+    tree: SpecTree,
+}
+
+impl Worker {
+    /// A worker for `chain` with no executed blocks.
+    pub fn new(chain: Arc<Chain>) -> Self {
+        Self { chain, executed: HashMap::new(), tree: SpecTree::new() }
+    }
+
+    /// Handles jobs until the driver closes the channel (or stops reading
+    /// results). Returns the first commit error: it is fatal.
+    pub fn run(
+        mut self,
+        mut jobs: mpsc::Receiver<Job>,
+        done: mpsc::Sender<Done>,
+    ) -> Result<(), ChainError> {
+        while let Some(job) = jobs.blocking_recv() {
+            let result = self.handle(job)?;
+            if done.blocking_send(result).is_err() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn handle(&mut self, job: Job) -> Result<Done, ChainError> {
+        Ok(match job {
+            Job::Build { view, spec, payload, batches } => {
+                let result = self.execute(spec, &batches);
+                Done::Built { view, payload, timestamp: spec.timestamp, result }
+            }
+            Job::Execute { block_id, spec, batches } => {
+                Done::Executed { block_id, result: self.execute(spec, &batches) }
+            }
+            Job::Commit { hash, height, certificate } => {
+                let included = self.commit(hash, height, &certificate)?;
+                Done::Committed { height, included }
+            }
+        })
+    }
+
+    fn execute(&mut self, spec: BlockSpec, batches: &[Arc<Batch>]) -> Result<B256, String> {
+        let built = self
+            .chain
+            .build_block(&self.tree, spec, candidates(batches))
+            .map_err(|e| e.to_string())?;
+        let built = Arc::new(built);
+        let hash = built.hash();
+        self.tree.insert(Arc::clone(&built)).map_err(|e| e.to_string())?;
+        self.executed.insert(hash, built);
+        Ok(hash)
+    }
+
+    fn commit(
+        &mut self,
+        hash: B256,
+        height: u64,
+        certificate: &[u8],
+    ) -> Result<Vec<B256>, ChainError> {
+        if self.chain.height() >= height {
+            // Already committed (e.g. replayed after a restart).
+            return Ok(Vec::new());
+        }
+        let Some(block) = self.executed.remove(&hash) else {
+            return Err(ChainError::Commit {
+                height,
+                reason: format!("consensus committed {hash}, which was never executed here"),
+            });
+        };
+        // Drop every other reference (the tree) so the block can be taken by value.
+        self.executed.retain(|_, b| b.height() > height);
+        self.rebuild_tree()?;
+        let executed = match Arc::try_unwrap(block) {
+            Ok(executed) => executed,
+            Err(shared) => self.rebuild(&shared)?,
+        };
+        let included = executed.included.iter().map(|t| t.hash).collect();
+        self.chain.commit_executed(executed, Some(certificate))?;
+        Ok(included)
+    }
+
+    fn rebuild_tree(&mut self) -> Result<(), ChainError> {
+        self.tree = SpecTree::new();
+        for block in self.executed.values() {
+            self.tree.insert(Arc::clone(block))?;
+        }
+        Ok(())
+    }
+
+    /// Re-executes a block whose `Arc` is still shared (deterministic, so
+    /// the result is the same block).
+    fn rebuild(&self, shared: &ExecutedBlock) -> Result<ExecutedBlock, ChainError> {
+        let header = &shared.block.header;
+        let spec = BlockSpec {
+            parent_hash: header.parent_hash,
+            view: header.view,
+            proposer: header.proposer,
+            timestamp: header.timestamp,
+        };
+        let again = self.chain.build_block(&self.tree, spec, shared.included.clone())?;
+        assert_eq!(again.hash(), shared.hash(), "re-execution must be deterministic");
+        Ok(again)
+    }
+}
