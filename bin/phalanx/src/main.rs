@@ -8,6 +8,7 @@ mod bench;
 mod devnet;
 mod devnet_multi;
 mod keys;
+mod sim;
 mod verify;
 
 use clap::{Parser, Subcommand};
@@ -40,6 +41,8 @@ enum Command {
     Keygen(keys::KeygenArgs),
     /// Re-hash a node's stored chain and state; name the first block that does not verify.
     VerifyChain(verify::VerifyArgs),
+    /// Run the deterministic consensus simulator over many seeds (or replay one).
+    Sim(sim::SimArgs),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -60,6 +63,7 @@ fn main() -> anyhow::Result<()> {
         Command::Genesis(args) => keys::genesis(args),
         Command::Keygen(args) => keys::keygen(args),
         Command::VerifyChain(args) => verify::run(args),
+        Command::Sim(args) => sim::run(args),
         Command::Bench(cmd) => bench::run(cmd),
     }
 }

@@ -12,7 +12,10 @@
 
 use anyhow::{ensure, Context};
 use phalanx_execution_evm::{execute_block, BlockOutcome};
-use phalanx_execution_parallel::{execute_leader, ParallelConfig, ParallelOutcome};
+use phalanx_execution_parallel::{
+    execute_leader, execute_scheduled, schedule_for, ParallelConfig, ParallelOutcome,
+    ScheduleVerdict,
+};
 use phalanx_execution_schedule::{agreement, analyse_graph, predict, Schedule, StaticTxInfo};
 use phalanx_testing_workloads::{prepare, Conflict, Prepared, WorkloadKind, WorkloadSpec};
 use std::time::Instant;
@@ -98,6 +101,8 @@ struct Row {
     gas: u64,
     serial: Timings,
     leader: Timings,
+    validator: Timings,
+    verdict: ScheduleVerdict,
     leader_stats: ParallelOutcome,
     bounds: Vec<(usize, f64)>,
     critical_path_txs: u32,
@@ -129,16 +134,41 @@ fn measure(prepared: &Prepared, label: String, args: &ExecArgs) -> anyhow::Resul
         .context("leader execution")?;
     ensure!(leader_once.outcome == serial_once, "{label}: leader outcome differs from serial");
     ensure!(leader_once.rejected.is_empty(), "{label}: workload transactions were rejected");
-    let (mut serial, mut leader) = (Timings::default(), Timings::default());
+    let block_schedule = schedule_for(&leader_once, &prepared.env);
+    let validator_once =
+        execute_scheduled(&prepared.state, &prepared.env, &prepared.txs, &block_schedule, &config)
+            .context("validator execution")?;
+    ensure!(
+        validator_once.outcome == serial_once,
+        "{label}: validator outcome differs from serial"
+    );
+    let verdict = validator_once.verdict.clone();
+    let (mut serial, mut leader, mut validator) =
+        (Timings::default(), Timings::default(), Timings::default());
     for rep in 0..args.repeats {
-        let order = if rep % 2 == 0 { [0, 1] } else { [1, 0] };
+        let mut order = [0, 1, 2];
+        order.rotate_left(rep % 3);
         for engine in order {
-            if engine == 0 {
-                serial.time(|| execute_block(&prepared.state, &prepared.env, &prepared.txs))?;
-            } else {
-                leader.time(|| {
-                    execute_leader(&prepared.state, &prepared.env, &prepared.txs, &config)
-                })?;
+            match engine {
+                0 => {
+                    serial.time(|| execute_block(&prepared.state, &prepared.env, &prepared.txs))?;
+                }
+                1 => {
+                    leader.time(|| {
+                        execute_leader(&prepared.state, &prepared.env, &prepared.txs, &config)
+                    })?;
+                }
+                _ => {
+                    validator.time(|| {
+                        execute_scheduled(
+                            &prepared.state,
+                            &prepared.env,
+                            &prepared.txs,
+                            &block_schedule,
+                            &config,
+                        )
+                    })?;
+                }
             }
         }
     }
@@ -152,6 +182,8 @@ fn measure(prepared: &Prepared, label: String, args: &ExecArgs) -> anyhow::Resul
         gas: serial_once.gas_used,
         serial,
         leader,
+        validator,
+        verdict,
         leader_stats: leader_once,
         bounds: analysis.speedups.iter().map(|s| (s.cores, s.simulated)).collect(),
         critical_path_txs: analysis.critical_path_txs,
@@ -164,6 +196,7 @@ fn measure(prepared: &Prepared, label: String, args: &ExecArgs) -> anyhow::Resul
 fn print_row(row: &Row) {
     let (s, l) = (median(row.serial.wall.clone()), median(row.leader.wall.clone()));
     let (sc, lc) = (median(row.serial.cpu.clone()), median(row.leader.cpu.clone()));
+    let (v, vc) = (median(row.validator.wall.clone()), median(row.validator.cpu.clone()));
     let stats = &row.leader_stats.stats;
     println!(
         "{:<24} {:>9.0} {:>8.1} | {:>9.0} {:>7.2}x {:>6.2} {:>6} {:>6} {:>10} | {:>5} {}",
@@ -181,6 +214,14 @@ fn print_row(row: &Row) {
             .map_or("-".to_string(), |f| format!("{f:?}").chars().take(10).collect()),
         row.critical_path_txs,
         row.bounds.iter().map(|(c, b)| format!("{c}:{b:.1}")).collect::<Vec<_>>().join(" "),
+    );
+    println!(
+        "{:<24} validator (schedule): {:>9.0} tx/s {:>6.2}x cpu× {:.2} verdict {:?}",
+        "",
+        row.txs as f64 / v,
+        s / v,
+        vc / sc,
+        row.verdict
     );
     println!(
         "{:<24} static prediction: precision {:.2} recall {:.2} safe {}",
