@@ -36,7 +36,7 @@ pub(crate) fn run(args: SimArgs) -> anyhow::Result<()> {
         if let Err(failure) = result {
             eprintln!("FAIL {failure}");
         }
-        if (seed + 1 - args.start) % 100 == 0 {
+        if (seed + 1 - args.start).is_multiple_of(100) {
             println!("{} seeds done ({:.1?})", seed + 1 - args.start, started.elapsed());
         }
     });

@@ -242,7 +242,7 @@ pub(crate) fn run(args: ExecArgs) -> anyhow::Result<()> {
         args.txs, args.threads, args.repeats
     );
     println!(
-        "{:<24} {:>9} {:>8} | {:>9} {:>8} {:>6} {:>6} {:>6} {:>10} | {:>5} {}",
+        "{:<24} {:>9} {:>8} | {:>9} {:>8} {:>6} {:>6} {:>6} {:>10} | {:>5}",
         "workload/conflict",
         "serial/s",
         "Mgas/s",
@@ -253,8 +253,8 @@ pub(crate) fn run(args: ExecArgs) -> anyhow::Result<()> {
         "aborts",
         "fallback",
         "crit",
-        "bound@cores (list-scheduled)"
     );
+    println!("{:>80} bound@cores (list-scheduled)", "");
     for kind in &kinds {
         for (name, conflict) in &conflicts {
             let spec = match conflict {
