@@ -3,31 +3,93 @@
 
 use crate::chain::{Chain, ChainError};
 use crate::speculative::{BlockSpec, ExecutedBlock, SpecTree};
-use alloy_primitives::{keccak256, Address, Bytes};
+use alloy_primitives::{keccak256, Address, Bytes, B256};
 use phalanx_core_types::{Block, Header, RecoveredTx, StateChanges, HEADER_VERSION};
-use phalanx_execution_evm::{BlockEnv, BlockExecutor, BlockOutcome, ExecError, Overlay};
+use phalanx_execution_evm::{BlockEnv, BlockOutcome, Overlay};
+use phalanx_execution_parallel::{
+    execute_leader, execute_scheduled_bytes, schedule_for, ParallelOutcome, ScheduleVerdict,
+};
 use phalanx_storage_rocksdb::StateSnapshot;
 use std::collections::HashSet;
 use std::sync::Arc;
 
 impl Chain {
-    /// Executes `candidates` in order as the block `spec` describes, on top
-    /// of `spec.parent_hash` (the committed head or a block in `tree`), and
-    /// returns the complete block with its results. Nothing is written.
+    /// Leader path: executes `candidates` in order as the block `spec`
+    /// describes, on top of `spec.parent_hash` (the committed head or a block
+    /// in `tree`), with the optimistic parallel executor, and returns the
+    /// complete block with its results and its schedule (the dependency
+    /// graph validators follow). Nothing is written.
     ///
-    /// Deterministic: the same parent, spec and candidates give the same
-    /// block on every node, which is what lets replicas re-execute a
-    /// proposal and compare. Candidates that are invalid where they stand
-    /// (bad nonce, unaffordable, ...) are left out and listed in `rejected`,
-    /// as are a sender's later candidates; a candidate whose gas limit does
-    /// not fit in the block's remaining gas is left out (not rejected)
-    /// together with that sender's later candidates.
+    /// Candidates that are invalid where they stand (bad nonce, unaffordable,
+    /// no room left in the block's gas) are left out, exactly as a serial
+    /// executor fed them in order would leave them out; their positions are
+    /// in `left_out`. Only a sender's first invalid candidate is listed in
+    /// `rejected` (to be dropped from the pool), and not when it merely did
+    /// not fit: the sender's later candidates were judged against a state
+    /// that lacked it and may be valid in a later block.
     pub fn build_block(
         &self,
         tree: &SpecTree,
         spec: BlockSpec,
         candidates: Vec<RecoveredTx>,
     ) -> Result<ExecutedBlock, ChainError> {
+        let base = self.base(tree, &spec)?;
+        let run = execute_leader(&base.state, &base.env, &candidates, &self.params.parallel)?;
+        if let Some(fallback) = run.stats.fallback {
+            tracing::debug!(height = base.env.height, ?fallback, "leader executed serially");
+        }
+        let schedule = Bytes::from(schedule_for(&run, &base.env).encode());
+        let rejected = pool_rejections(&run, &candidates, &base.env);
+        let left_out = left_out(&run.included, candidates.len());
+        let mut slots: Vec<Option<RecoveredTx>> = candidates.into_iter().map(Some).collect();
+        let included: Vec<RecoveredTx> = run
+            .included
+            .iter()
+            .map(|&i| slots[i].take().expect("included indices are distinct"))
+            .collect();
+        let mut executed = self.assemble(base, &spec, run.outcome, included, schedule)?;
+        executed.rejected = rejected;
+        executed.left_out = left_out;
+        Ok(executed)
+    }
+
+    /// Validator path: executes the block a leader proposed — exactly `txs`,
+    /// following the leader's `schedule` bytes — on top of `spec.parent_hash`.
+    /// The result equals serial execution whatever the schedule; a wrong
+    /// schedule only costs time and is reported in the verdict (evidence
+    /// against the proposer, also logged). An invalid transaction makes the
+    /// whole block invalid: [`ChainError::Exec`] names it.
+    pub fn execute_block(
+        &self,
+        tree: &SpecTree,
+        spec: BlockSpec,
+        txs: Vec<RecoveredTx>,
+        schedule: Bytes,
+    ) -> Result<(ExecutedBlock, ScheduleVerdict), ChainError> {
+        let base = self.base(tree, &spec)?;
+        let run = execute_scheduled_bytes(
+            &base.state,
+            &base.env,
+            &txs,
+            &schedule,
+            &self.params.parallel,
+        )?;
+        if let ScheduleVerdict::Wrong { first_bad_tx, reason } = &run.verdict {
+            tracing::warn!(
+                height = base.env.height,
+                proposer = %spec.proposer,
+                ?first_bad_tx,
+                %reason,
+                "evidence: the proposer published a wrong schedule (block re-executed)"
+            );
+        }
+        let executed = self.assemble(base, &spec, run.outcome, txs, schedule)?;
+        Ok((executed, run.verdict))
+    }
+
+    /// The parent, environment and speculative state a block on
+    /// `spec.parent_hash` executes with.
+    fn base(&self, tree: &SpecTree, spec: &BlockSpec) -> Result<Base, ChainError> {
         let head = self.store.head().expect("a chain always has genesis");
         let snapshot = self.store.latest_state();
         if snapshot.height() != Some(head.height) {
@@ -55,8 +117,21 @@ impl Chain {
             chain_id: self.params.chain_id,
         };
         let state = speculative_state(snapshot, &ancestors);
-        let (outcome, included, rejected) = execute_candidates(state, env, candidates)?;
+        Ok(Base { env, state, ancestors })
+    }
 
+    /// Computes the state root of an executed block and puts the block
+    /// together.
+    fn assemble(
+        &self,
+        base: Base,
+        spec: &BlockSpec,
+        outcome: BlockOutcome,
+        included: Vec<RecoveredTx>,
+        schedule: Bytes,
+    ) -> Result<ExecutedBlock, ChainError> {
+        let Base { env, ancestors, .. } = base;
+        assert_eq!(outcome.receipts.len(), included.len(), "one receipt per transaction");
         // The state root: directly on the head when there are no uncommitted
         // ancestors (and keep the prepared state for the commit), else from
         // the merged changes of the ancestors and this block.
@@ -72,14 +147,14 @@ impl Chain {
             (self.store.speculative_root(&merged)?, None)
         };
         let transactions: Vec<_> = included.iter().map(|t| t.tx.clone()).collect();
-        let schedule = Bytes::new();
-        let header = make_header(&env, &spec, &outcome, state_root, &transactions, &schedule);
+        let header = make_header(&env, spec, &outcome, state_root, &transactions, &schedule);
         Ok(ExecutedBlock {
             block: Block { header, transactions, schedule },
             receipts: outcome.receipts,
             changes: outcome.changes,
             included,
-            rejected,
+            rejected: Vec::new(),
+            left_out: Vec::new(),
             prepared,
         })
     }
@@ -137,38 +212,52 @@ fn speculative_state(
     state
 }
 
-/// Runs the candidates through the serial executor, skipping invalid ones
-/// (and the later candidates of their senders) and candidates that do not fit
-/// in the remaining gas. Returns the outcome, included and rejected.
-fn execute_candidates(
-    state: Overlay<StateSnapshot>,
+/// What a block executes on.
+struct Base {
     env: BlockEnv,
-    candidates: Vec<RecoveredTx>,
-) -> Result<(BlockOutcome, Vec<RecoveredTx>, Vec<alloy_primitives::B256>), ChainError> {
-    let mut executor = BlockExecutor::new(state, env);
-    let mut included: Vec<RecoveredTx> = Vec::with_capacity(candidates.len());
-    let mut blocked_senders: HashSet<Address> = HashSet::new();
-    let mut rejected = Vec::new();
-    for tx in candidates {
-        if blocked_senders.contains(&tx.sender) {
+    state: Overlay<StateSnapshot>,
+    ancestors: Vec<Arc<ExecutedBlock>>,
+}
+
+/// The hashes of the left-out candidates that are invalid on their own merits
+/// and can leave the pool: each sender's first left-out candidate, unless it
+/// merely did not fit in the block's remaining gas.
+fn pool_rejections(run: &ParallelOutcome, candidates: &[RecoveredTx], env: &BlockEnv) -> Vec<B256> {
+    let mut judged: HashSet<Address> = HashSet::new();
+    let mut rejections = Vec::new();
+    let mut next_included = 0;
+    let mut gas_before = 0u64;
+    for rejected in &run.rejected {
+        // Gas used by the included transactions before this candidate.
+        while next_included < run.included.len() && run.included[next_included] < rejected.index {
+            gas_before = run.outcome.receipts[next_included].cumulative_gas_used;
+            next_included += 1;
+        }
+        let tx = &candidates[rejected.index];
+        if !judged.insert(tx.sender) {
             continue;
         }
-        if executor.gas_used().saturating_add(tx.gas_limit()) > env.gas_limit {
-            // Does not fit this block; the sender's later nonces wait behind it.
-            blocked_senders.insert(tx.sender);
-            continue;
-        }
-        match executor.execute(&tx) {
-            Ok(_) => included.push(tx),
-            Err(ExecError::InvalidTransaction { reason, .. }) => {
-                tracing::debug!(hash = %tx.hash, %reason, "leaving out invalid transaction");
-                blocked_senders.insert(tx.sender);
-                rejected.push(tx.hash);
-            }
-            Err(other) => return Err(other.into()),
+        let did_not_fit = tx.gas_limit() > env.gas_limit.saturating_sub(gas_before);
+        tracing::debug!(hash = %tx.hash, reason = %rejected.reason, did_not_fit, "left out");
+        if !did_not_fit {
+            rejections.push(rejected.hash);
         }
     }
-    Ok((executor.finish(), included, rejected))
+    rejections
+}
+
+/// Positions in `0..count` that are not in `included` (ascending).
+fn left_out(included: &[usize], count: usize) -> Vec<usize> {
+    let mut left_out = Vec::with_capacity(count - included.len());
+    let mut next = included.iter().peekable();
+    for index in 0..count {
+        if next.peek() == Some(&&index) {
+            next.next();
+        } else {
+            left_out.push(index);
+        }
+    }
+    left_out
 }
 
 /// The header of a block whose execution produced `outcome`.

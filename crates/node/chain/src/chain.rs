@@ -80,6 +80,8 @@ pub struct ChainParams {
     pub block_txs_max: usize,
     /// Most gas per block (≤ `gas_limit`).
     pub block_gas_max: u64,
+    /// How blocks are executed in parallel (leader and validator paths).
+    pub parallel: phalanx_execution_parallel::ParallelConfig,
 }
 
 /// What one call to [`Chain::produce_block`] did.
@@ -120,6 +122,7 @@ impl Chain {
             proposer: config.proposer,
             block_txs_max: config.producer.block_txs_max,
             block_gas_max,
+            parallel: config.execution.parallel_config(),
         };
         let pool = Arc::new(TxPool::new(pool_config(config, &genesis)));
         let (heads, _) = broadcast::channel(HEAD_SUBSCRIBERS_BUFFER);

@@ -56,6 +56,40 @@ impl Default for PoolSettings {
     }
 }
 
+/// How this node executes blocks (`[execution]`).
+///
+/// Whatever these say, a block's result equals serial execution of its
+/// transactions in block order: they only decide how fast that result is
+/// reached.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExecutionSettings {
+    /// Worker threads of the parallel executors; 0 means one per available
+    /// core. Default 0.
+    pub threads: usize,
+    /// Blocks with fewer transactions run serially (leader) or on one thread
+    /// (validator). Default `phalanx_execution_parallel::DEFAULT_MIN_TXS_PARALLEL`.
+    pub min_txs_parallel: usize,
+}
+
+impl Default for ExecutionSettings {
+    fn default() -> Self {
+        Self { threads: 0, min_txs_parallel: phalanx_execution_parallel::DEFAULT_MIN_TXS_PARALLEL }
+    }
+}
+
+impl ExecutionSettings {
+    /// The executor configuration these settings describe.
+    pub fn parallel_config(&self) -> phalanx_execution_parallel::ParallelConfig {
+        let mut config = phalanx_execution_parallel::ParallelConfig::default();
+        if self.threads > 0 {
+            config.threads = self.threads;
+        }
+        config.min_txs_parallel = self.min_txs_parallel;
+        config
+    }
+}
+
 /// How a validator takes part in consensus (multi-validator chains).
 ///
 /// Peers are listed in genesis validator order: `peers[i]` is where validator
@@ -106,6 +140,9 @@ fn default_frame_bytes_max() -> u32 {
     16 << 20
 }
 
+/// Most execution worker threads a config may ask for.
+const EXECUTION_THREADS_MAX: usize = 256;
+
 /// Configuration of one node (`phalanx node --config node.toml`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -122,6 +159,9 @@ pub struct NodeConfig {
     /// Mempool limits.
     #[serde(default)]
     pub pool: PoolSettings,
+    /// Block execution (parallelism).
+    #[serde(default)]
+    pub execution: ExecutionSettings,
     /// JSON-RPC server.
     #[serde(default)]
     pub rpc: phalanx_rpc_eth::RpcConfig,
@@ -197,6 +237,9 @@ impl NodeConfig {
         if self.producer.block_txs_max == 0 {
             return invalid("producer.block_txs_max", "must be positive");
         }
+        if self.execution.threads > EXECUTION_THREADS_MAX {
+            return invalid("execution.threads", "must be at most 256 (0 = one per core)");
+        }
         if let Some(c) = &self.consensus {
             if c.peers.is_empty() {
                 return invalid("consensus.peers", "must list every validator, in genesis order");
@@ -229,6 +272,7 @@ mod tests {
         let config = NodeConfig::load(&path).expect("docs/node.example.toml must stay valid");
         assert_eq!(config.producer, ProducerConfig::default());
         assert_eq!(config.pool, PoolSettings::default());
+        assert_eq!(config.execution, ExecutionSettings::default());
         assert_eq!(config.rpc.addr, phalanx_rpc_eth::RpcConfig::default().addr);
     }
 

@@ -20,10 +20,14 @@ mod speculative;
 
 pub use backend::NodeBackend;
 pub use chain::{Chain, ChainError, ChainParams, ProducedBlock};
-pub use config::{ConfigError, ConsensusSettings, NodeConfig, PoolSettings, ProducerConfig};
+pub use config::{
+    ConfigError, ConsensusSettings, ExecutionSettings, NodeConfig, PoolSettings, ProducerConfig,
+};
 pub use producer::{unix_seconds, BlockProducer, SoloProducer};
 pub use run::{run_node, run_node_with, NodeHandle, RunError};
 pub use speculative::{BlockSpec, ExecutedBlock, SpecTree, SPEC_BLOCKS_MAX};
 
+#[cfg(test)]
+mod parallel_tests;
 #[cfg(test)]
 mod tests;

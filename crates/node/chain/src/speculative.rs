@@ -48,8 +48,15 @@ pub struct ExecutedBlock {
     pub changes: StateChanges,
     /// The block's transactions with their senders (for pool upkeep).
     pub included: Vec<RecoveredTx>,
-    /// Candidates the executor rejected as invalid (they are not in the block).
+    /// Candidates the executor rejected as invalid on their own merits (they
+    /// are not in the block and can leave the pool). Empty for blocks from
+    /// [`crate::Chain::execute_block`].
     pub rejected: Vec<B256>,
+    /// Positions, in the candidate list given to [`crate::Chain::build_block`],
+    /// of the candidates that are not in the block (ascending; a superset of
+    /// `rejected`). Validators need it to know the block's transactions
+    /// before executing them. Empty for blocks from `execute_block`.
+    pub left_out: Vec<usize>,
     /// The state prepared for committing, when the block was built directly on
     /// the committed head (saves recomputing it if the head has not moved).
     pub(crate) prepared: Option<PreparedState>,

@@ -1,6 +1,6 @@
 //! Chain service tests on a real RocksDB in a temporary directory.
 
-use crate::{Chain, NodeConfig, PoolSettings, ProducerConfig};
+use crate::{Chain, ExecutionSettings, NodeConfig, PoolSettings, ProducerConfig};
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
 use alloy_eips::eip2718::Encodable2718;
 use alloy_network::TxSignerSync;
@@ -9,12 +9,14 @@ use alloy_signer_local::PrivateKeySigner;
 use phalanx_core_types::{Genesis, GenesisAccount, Validator};
 use std::sync::Arc;
 
-const CHAIN_ID: u64 = 99;
+pub(crate) const CHAIN_ID: u64 = 99;
 
-struct Fixture {
+pub(crate) struct Fixture {
     _dir: tempfile::TempDir,
-    chain: Arc<Chain>,
-    signer: PrivateKeySigner,
+    pub(crate) chain: Arc<Chain>,
+    pub(crate) signer: PrivateKeySigner,
+    /// Further funded accounts (see [`fixture_with_senders`]).
+    pub(crate) senders: Vec<PrivateKeySigner>,
 }
 
 fn fixture() -> Fixture {
@@ -22,8 +24,19 @@ fn fixture() -> Fixture {
 }
 
 fn fixture_with_base_fee(base_fee_per_gas: u64) -> Fixture {
+    fixture_with_senders(base_fee_per_gas, 0, ExecutionSettings::default())
+}
+
+/// A chain whose genesis funds `signer` and `senders` more accounts, executing
+/// blocks as `execution` says.
+pub(crate) fn fixture_with_senders(
+    base_fee_per_gas: u64,
+    senders: usize,
+    execution: ExecutionSettings,
+) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let signer = PrivateKeySigner::random();
+    let others: Vec<PrivateKeySigner> = (0..senders).map(|_| PrivateKeySigner::random()).collect();
     let mut genesis = Genesis {
         chain_id: CHAIN_ID,
         timestamp: 1,
@@ -36,10 +49,12 @@ fn fixture_with_base_fee(base_fee_per_gas: u64) -> Fixture {
         }],
         alloc: Default::default(),
     };
-    genesis.alloc.insert(
-        signer.address(),
-        GenesisAccount { balance: U256::from(10u64.pow(18)), ..Default::default() },
-    );
+    for address in std::iter::once(&signer).chain(&others).map(|s| s.address()) {
+        genesis.alloc.insert(
+            address,
+            GenesisAccount { balance: U256::from(10u64.pow(18)), ..Default::default() },
+        );
+    }
     let genesis_path = dir.path().join("genesis.json");
     std::fs::write(&genesis_path, serde_json::to_string(&genesis).unwrap()).unwrap();
     let config = NodeConfig {
@@ -48,18 +63,24 @@ fn fixture_with_base_fee(base_fee_per_gas: u64) -> Fixture {
         proposer: Address::repeat_byte(0xaa),
         producer: ProducerConfig::default(),
         pool: PoolSettings::default(),
+        execution,
         rpc: Default::default(),
         consensus: None,
     };
     let chain = Chain::open(&config).unwrap();
-    Fixture { _dir: dir, chain, signer }
+    Fixture { _dir: dir, chain, signer, senders: others }
 }
 
-fn transfer(signer: &PrivateKeySigner, nonce: u64, value: u64, gas_limit: u64) -> Vec<u8> {
+pub(crate) fn transfer(
+    signer: &PrivateKeySigner,
+    nonce: u64,
+    value: u64,
+    gas_limit: u64,
+) -> Vec<u8> {
     transfer_priced(signer, nonce, value, gas_limit, 100, 3)
 }
 
-fn transfer_priced(
+pub(crate) fn transfer_priced(
     signer: &PrivateKeySigner,
     nonce: u64,
     value: u64,
@@ -151,7 +172,7 @@ fn gas_can_be_free_on_a_permissioned_chain() {
     assert_eq!(sender.balance, U256::from(10u64.pow(18) - 5), "only the value is paid");
 }
 
-fn recovered(raw: &[u8]) -> phalanx_core_types::RecoveredTx {
+pub(crate) fn recovered(raw: &[u8]) -> phalanx_core_types::RecoveredTx {
     let tx = phalanx_core_types::decode_transaction(raw).unwrap();
     phalanx_core_types::RecoveredTx::recover(tx).unwrap()
 }

@@ -2,6 +2,7 @@
 //! feeds it network messages, timer expiries and execution results.
 
 use crate::batches::BatchStore;
+use crate::extra::ProposalExtra;
 use crate::safety_file;
 use crate::wire::{encode_certificate, Batch, WireMsg, BATCHES_PER_RESPONSE_MAX};
 use crate::worker::{Done, Job};
@@ -23,6 +24,9 @@ use tokio::time::Instant;
 const FETCH_RETRY_MS: u64 = 300;
 /// Most blocks waiting for batches at once.
 const FETCHES_MAX: usize = 256;
+/// How far ahead of this node's clock a proposal's timestamp may be, seconds.
+const TIMESTAMP_AHEAD_S_MAX: u64 = 15;
+
 /// Most transaction hashes remembered as already batched.
 const BATCHED_TXS_MAX: usize = 200_000;
 /// Most bytes of batches in one response.
@@ -308,7 +312,7 @@ impl Driver {
         let batches: Option<Vec<Arc<Batch>>> =
             block.payload.iter().map(|d| self.batches.get(d).cloned()).collect();
         let proposer = self.validators.address(block.proposer);
-        let timestamp = block.extra.get(..8).map(|b| u64::from_be_bytes(b.try_into().expect("8")));
+        let timestamp = ProposalExtra::timestamp_of(&block.extra);
         let (Some(parent_hash), Some(batches), Some(proposer), Some(timestamp)) =
             (parent, batches, proposer, timestamp)
         else {
@@ -317,6 +321,18 @@ impl Driver {
             self.local.push_back(Event::BlockExecuted { block_id: id, results, ok: false });
             return Ok(());
         };
+        if timestamp > unix_seconds().saturating_add(TIMESTAMP_AHEAD_S_MAX) {
+            // A proposer cannot push the chain's clock into the future: the
+            // next honest leader could not propose a lower timestamp.
+            tracing::warn!(
+                block = %id, timestamp, proposer = %proposer,
+                "evidence: proposal timestamp too far ahead; not voting"
+            );
+            let results = B256::ZERO;
+            self.local.push_back(Event::BlockExecuted { block_id: id, results, ok: false });
+            return Ok(());
+        }
+        let extra = block.extra.clone();
         let info = BlockInfo {
             hash: B256::ZERO,
             height: block.height,
@@ -325,7 +341,7 @@ impl Driver {
         };
         self.executing.insert(id, info);
         let spec = BlockSpec { parent_hash, view: block.view, proposer, timestamp };
-        self.submit(Job::Execute { block_id: id, spec, batches }).await
+        self.submit(Job::Execute { block_id: id, spec, batches, extra }).await
     }
 
     async fn commit(&mut self, blocks: Vec<CertifiedBlock>) -> Result<(), ChainError> {
@@ -353,9 +369,8 @@ impl Driver {
 
     async fn on_done(&mut self, done: Done) -> Result<(), ChainError> {
         match done {
-            Done::Built { view, payload, timestamp, result } => match result {
-                Ok(hash) => {
-                    let extra = timestamp.to_be_bytes().to_vec();
+            Done::Built { view, payload, result } => match result {
+                Ok((hash, extra)) => {
                     let block = BlockProposalBody { payload, exec: hash, extra };
                     self.dispatch(Event::ProposalReady { view, block }).await?;
                 }
@@ -378,9 +393,11 @@ impl Driver {
                 };
                 self.dispatch(Event::BlockExecuted { block_id, results, ok }).await?;
             }
-            Done::Committed { height, included } => {
+            Done::Committed { height, included, left_out } => {
                 tracing::debug!(height, txs = included.len(), "block committed");
-                for hash in &included {
+                // Left-out transactions still in the pool may fit a later
+                // block: let them be batched again.
+                for hash in included.iter().chain(&left_out) {
                     self.batched.remove(hash);
                 }
                 if self.batched.len() > BATCHED_TXS_MAX / 2 {

@@ -19,12 +19,18 @@
 //!   keccak256 of its encoding), stores it and broadcasts it. A leader
 //!   proposes the held batches its parent chain has not ordered yet (up to
 //!   the block's transaction limit); the block's `exec` is the Phalanx block
-//!   hash (which commits to state, receipts and schedule) and `extra` is the
-//!   8-byte big-endian timestamp followed by the schedule bytes (empty for
-//!   now). Replicas fetch missing batches (from the proposer, then everyone),
-//!   rebuild the candidates (undecodable transactions are dropped, the same
-//!   way everywhere) and re-execute with the same spec; they vote only when
-//!   the hashes match.
+//!   hash (which commits to state, receipts and schedule) and `extra`
+//!   ([`extra::ProposalExtra`]) holds the timestamp, the positions of the
+//!   candidates the leader left out, and the block's schedule.
+//! * **Parallel execution**: the leader executes the candidates with the
+//!   optimistic parallel executor and publishes the dependency graph it
+//!   observed; replicas fetch missing batches (from the proposer, then
+//!   everyone), rebuild the candidates (undecodable transactions are
+//!   dropped, the same way everywhere), drop the left-out positions and
+//!   execute exactly those transactions by the leader's graph, without
+//!   speculation. They vote only when the hashes match. A wrong schedule is
+//!   logged as evidence and costs a re-execution, never a wrong result; a
+//!   timestamp more than 15 s ahead of the replica's clock gets no vote.
 //! * **Commit**: each committed block is stored with a certificate holding
 //!   the certified consensus block and its batches ([`wire::encode_certificate`]).
 //!   A restarted node recovers its root from the head's certificate, and
@@ -36,6 +42,7 @@
 
 mod batches;
 mod driver;
+pub mod extra;
 mod producer;
 mod safety_file;
 pub mod wire;

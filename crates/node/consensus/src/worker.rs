@@ -6,6 +6,7 @@
 //! relies on) and a block is always executed before it commits. It owns the
 //! [`SpecTree`] of executed, uncommitted blocks.
 
+use crate::extra::ProposalExtra;
 use crate::wire::Batch;
 use alloy_primitives::B256;
 use phalanx_consensus_core::{BlockId, View};
@@ -37,6 +38,8 @@ pub enum Job {
         spec: BlockSpec,
         /// Its batches, in order.
         batches: Vec<Arc<Batch>>,
+        /// The block's extra bytes ([`ProposalExtra`]).
+        extra: Vec<u8>,
     },
     /// Commit the executed block with this Phalanx hash.
     Commit {
@@ -58,10 +61,9 @@ pub enum Done {
         view: View,
         /// The payload it was built from.
         payload: Vec<B256>,
-        /// The timestamp in its spec.
-        timestamp: u64,
-        /// The Phalanx hash, or why building failed.
-        result: Result<B256, String>,
+        /// The Phalanx hash and the consensus block's extra bytes, or why
+        /// building failed.
+        result: Result<(B256, Vec<u8>), String>,
     },
     /// A peer's block was executed.
     Executed {
@@ -76,6 +78,9 @@ pub enum Done {
         height: u64,
         /// Hashes of the transactions it included.
         included: Vec<B256>,
+        /// Hashes of the payload's transactions it left out (they may be
+        /// valid later and can be batched again if still pooled).
+        left_out: Vec<B256>,
     },
 }
 
@@ -96,13 +101,15 @@ pub fn candidates(batches: &[Arc<Batch>]) -> Vec<RecoveredTx> {
 pub struct Worker {
     chain: Arc<Chain>,
     executed: HashMap<B256, Arc<ExecutedBlock>>,
+    /// Hashes of each executed block's left-out candidates.
+    left_out: HashMap<B256, Vec<B256>>,
     tree: SpecTree,
 }
 
 impl Worker {
     /// A worker for `chain` with no executed blocks.
     pub fn new(chain: Arc<Chain>) -> Self {
-        Self { chain, executed: HashMap::new(), tree: SpecTree::new() }
+        Self { chain, executed: HashMap::new(), left_out: HashMap::new(), tree: SpecTree::new() }
     }
 
     /// Handles jobs until the driver closes the channel (or stops reading
@@ -124,28 +131,70 @@ impl Worker {
     fn handle(&mut self, job: Job) -> Result<Done, ChainError> {
         Ok(match job {
             Job::Build { view, spec, payload, batches } => {
-                let result = self.execute(spec, &batches);
-                Done::Built { view, payload, timestamp: spec.timestamp, result }
+                Done::Built { view, payload, result: self.build(spec, &batches) }
             }
-            Job::Execute { block_id, spec, batches } => {
-                Done::Executed { block_id, result: self.execute(spec, &batches) }
+            Job::Execute { block_id, spec, batches, extra } => {
+                Done::Executed { block_id, result: self.execute(spec, &batches, &extra) }
             }
             Job::Commit { hash, height, certificate } => {
-                let included = self.commit(hash, height, &certificate)?;
-                Done::Committed { height, included }
+                let (included, left_out) = self.commit(hash, height, &certificate)?;
+                Done::Committed { height, included, left_out }
             }
         })
     }
 
-    fn execute(&mut self, spec: BlockSpec, batches: &[Arc<Batch>]) -> Result<B256, String> {
-        let built = self
+    /// Leader: executes the candidates in parallel and returns the block's
+    /// hash and the extra bytes replicas need (timestamp, left-out
+    /// positions, schedule).
+    fn build(
+        &mut self,
+        spec: BlockSpec,
+        batches: &[Arc<Batch>],
+    ) -> Result<(B256, Vec<u8>), String> {
+        let candidates = candidates(batches);
+        let hashes: Vec<B256> = candidates.iter().map(|t| t.hash).collect();
+        let built =
+            self.chain.build_block(&self.tree, spec, candidates).map_err(|e| e.to_string())?;
+        for hash in &built.rejected {
+            // Invalid on its own merits: no later block can take it either.
+            self.chain.pool().remove_invalid(hash);
+        }
+        let left_out = built.left_out.iter().map(|&i| u32::try_from(i).expect("bounded")).collect();
+        let extra = ProposalExtra {
+            timestamp: built.block.header.timestamp,
+            left_out,
+            schedule: built.block.schedule.to_vec(),
+        };
+        let left_out_hashes = built.left_out.iter().map(|&i| hashes[i]).collect();
+        let hash = self.insert(built, left_out_hashes)?;
+        Ok((hash, extra.encode()))
+    }
+
+    /// Replica: executes the leader's block — the payload's candidates
+    /// minus the left-out positions — following the leader's schedule.
+    fn execute(
+        &mut self,
+        spec: BlockSpec,
+        batches: &[Arc<Batch>],
+        extra: &[u8],
+    ) -> Result<B256, String> {
+        let candidates = candidates(batches);
+        let extra = ProposalExtra::decode(extra, candidates.len()).map_err(|e| e.to_string())?;
+        let left_out_hashes = extra.left_out.iter().map(|&i| candidates[i as usize].hash).collect();
+        let txs = extra.block_transactions(candidates);
+        let (executed, _verdict) = self
             .chain
-            .build_block(&self.tree, spec, candidates(batches))
+            .execute_block(&self.tree, spec, txs, extra.schedule.into())
             .map_err(|e| e.to_string())?;
+        self.insert(executed, left_out_hashes)
+    }
+
+    fn insert(&mut self, built: ExecutedBlock, left_out: Vec<B256>) -> Result<B256, String> {
         let built = Arc::new(built);
         let hash = built.hash();
         self.tree.insert(Arc::clone(&built)).map_err(|e| e.to_string())?;
         self.executed.insert(hash, built);
+        self.left_out.insert(hash, left_out);
         Ok(hash)
     }
 
@@ -154,10 +203,10 @@ impl Worker {
         hash: B256,
         height: u64,
         certificate: &[u8],
-    ) -> Result<Vec<B256>, ChainError> {
+    ) -> Result<(Vec<B256>, Vec<B256>), ChainError> {
         if self.chain.height() >= height {
             // Already committed (e.g. replayed after a restart).
-            return Ok(Vec::new());
+            return Ok((Vec::new(), Vec::new()));
         }
         let Some(block) = self.executed.remove(&hash) else {
             return Err(ChainError::Commit {
@@ -165,8 +214,11 @@ impl Worker {
                 reason: format!("consensus committed {hash}, which was never executed here"),
             });
         };
+        let left_out = self.left_out.remove(&hash).unwrap_or_default();
         // Drop every other reference (the tree) so the block can be taken by value.
         self.executed.retain(|_, b| b.height() > height);
+        let executed = &self.executed;
+        self.left_out.retain(|h, _| executed.contains_key(h));
         self.rebuild_tree()?;
         let executed = match Arc::try_unwrap(block) {
             Ok(executed) => executed,
@@ -174,7 +226,7 @@ impl Worker {
         };
         let included = executed.included.iter().map(|t| t.hash).collect();
         self.chain.commit_executed(executed, Some(certificate))?;
-        Ok(included)
+        Ok((included, left_out))
     }
 
     fn rebuild_tree(&mut self) -> Result<(), ChainError> {
@@ -195,7 +247,9 @@ impl Worker {
             proposer: header.proposer,
             timestamp: header.timestamp,
         };
-        let again = self.chain.build_block(&self.tree, spec, shared.included.clone())?;
+        let txs = shared.included.clone();
+        let schedule = shared.block.schedule.clone();
+        let (again, _) = self.chain.execute_block(&self.tree, spec, txs, schedule)?;
         assert_eq!(again.hash(), shared.hash(), "re-execution must be deterministic");
         Ok(again)
     }

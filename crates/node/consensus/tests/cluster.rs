@@ -7,6 +7,7 @@ use alloy_primitives::{Address, TxKind, U256};
 use alloy_signer_local::PrivateKeySigner;
 use ed25519_dalek::SigningKey;
 use phalanx_core_types::{Genesis, GenesisAccount, Validator};
+use phalanx_execution_schedule::BlockSchedule;
 use phalanx_node_chain::{run_node_with, ConsensusSettings, NodeConfig, NodeHandle};
 use phalanx_node_consensus::ConsensusProducer;
 use std::time::{Duration, Instant};
@@ -85,6 +86,9 @@ async fn start_cluster() -> Cluster {
             proposer: cluster.genesis.validators[i].address,
             producer: Default::default(),
             pool: Default::default(),
+            // Every block, however small, takes the parallel paths: the
+            // leader publishes a schedule and replicas follow it.
+            execution: phalanx_node_chain::ExecutionSettings { threads: 2, min_txs_parallel: 1 },
             rpc,
             consensus: Some(settings),
         });
@@ -186,6 +190,22 @@ async fn four_validators_commit_the_same_chain_and_survive_one_crash() {
         let head = node.chain.store().head().unwrap();
         assert!(node.chain.store().certificate(head.height).unwrap().is_some());
         assert!(node.chain.store().verify_chain(&mut |_| {}).unwrap().is_ok());
+    }
+    // Blocks with transactions carry the leader's dependency graph, which
+    // the other validators followed to reach the same header.
+    let store = cluster.nodes[0].as_ref().unwrap().chain.store();
+    let with_txs: Vec<_> = (1..=height)
+        .map(|h| store.block_by_height(h).unwrap().unwrap())
+        .filter(|b| !b.transactions.is_empty())
+        .collect();
+    assert!(!with_txs.is_empty());
+    for block in &with_txs {
+        let schedule = BlockSchedule::decode(&block.schedule, block.transactions.len());
+        assert!(
+            matches!(schedule, Ok(BlockSchedule::Graph(_))),
+            "block {} carries {schedule:?}",
+            block.header.height
+        );
     }
 
     // One validator stops; the other three (a quorum) keep committing.
