@@ -39,6 +39,10 @@ pub(crate) struct ExecArgs {
     /// Measured runs of each engine (the median is reported).
     #[arg(long, default_value_t = 5)]
     repeats: usize,
+    /// Blocks smaller than this run serially in the parallel engines (the
+    /// node's default); 0 forces the parallel paths, to find the crossover.
+    #[arg(long, default_value_t = phalanx_execution_parallel::DEFAULT_MIN_TXS_PARALLEL)]
+    min_txs_parallel: usize,
 }
 
 /// CPU time (user + system) this process has used so far, in seconds.
@@ -127,7 +131,7 @@ fn static_infos(prepared: &Prepared) -> Vec<StaticTxInfo> {
 }
 
 fn measure(prepared: &Prepared, label: String, args: &ExecArgs) -> anyhow::Result<Row> {
-    let config = ParallelConfig { threads: args.threads, ..ParallelConfig::default() };
+    let config = ParallelConfig { threads: args.threads, min_txs_parallel: args.min_txs_parallel };
     let serial_once: BlockOutcome =
         execute_block(&prepared.state, &prepared.env, &prepared.txs).context("serial execution")?;
     let leader_once = execute_leader(&prepared.state, &prepared.env, &prepared.txs, &config)
@@ -238,8 +242,9 @@ pub(crate) fn run(args: ExecArgs) -> anyhow::Result<()> {
         .map(|c| parse_conflict(c).map(|p| (c.clone(), p)))
         .collect::<anyhow::Result<_>>()?;
     println!(
-        "bench exec: {} txs per block, {} threads, median of {} runs; leader = Block-STM",
-        args.txs, args.threads, args.repeats
+        "bench exec: {} txs per block, {} threads, median of {} runs, min_txs_parallel {}; \
+         leader = Block-STM",
+        args.txs, args.threads, args.repeats, args.min_txs_parallel
     );
     println!(
         "{:<24} {:>9} {:>8} | {:>9} {:>8} {:>6} {:>6} {:>6} {:>10} | {:>5}",

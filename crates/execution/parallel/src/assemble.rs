@@ -4,6 +4,7 @@
 
 use crate::engine::Slot;
 use crate::{Fallback, RejectedTx};
+use alloy_primitives::{Bloom, B256};
 use phalanx_core_types::{
     receipts_root_and_bloom, rw_digest, Account, Address, ReadKey, ReadValue, ReadWriteSet,
     RecoveredTx, StateChanges, StateView, TxReceipt,
@@ -76,13 +77,71 @@ fn reads_account(reads: &[(ReadKey, ReadValue)], address: Address) -> bool {
     reads.binary_search_by(|(k, _)| k.cmp(&ReadKey::Account(address))).is_ok()
 }
 
-/// Builds the block's outcome from the final `slots` of `txs`, in order.
+/// Blocks with fewer transactions compute their digests on one thread.
+const PARALLEL_DIGESTS_MIN_TXS: usize = 64;
+
+/// What the post-pass computes after the in-order loop.
+struct Digests {
+    op_hashes: Vec<B256>,
+    receipts_root: B256,
+    logs_bloom: Bloom,
+    changes: StateChanges,
+}
+
+/// The operation hash of each read/write set (PaVM receipts), the receipts
+/// root and block bloom, and the block's merged state changes (in block
+/// order, later writes winning). None depends on another, so with more than
+/// one thread they run at once on scoped threads: the hashing is most of the
+/// post-pass's work and, unlike crediting fees and counting gas, needs no
+/// block order.
+fn digests(
+    receipts: &[TxReceipt],
+    rw_sets: &[ReadWriteSet],
+    tx_changes: Vec<StateChanges>,
+    threads: usize,
+) -> Digests {
+    let merge = |tx_changes: Vec<StateChanges>| {
+        let mut changes = StateChanges::default();
+        for delta in tx_changes {
+            changes.extend(delta);
+        }
+        changes
+    };
+    if threads <= 1 || rw_sets.len() < PARALLEL_DIGESTS_MIN_TXS {
+        let (receipts_root, logs_bloom) = receipts_root_and_bloom(receipts);
+        return Digests {
+            op_hashes: rw_sets.iter().map(ReadWriteSet::op_hash).collect(),
+            receipts_root,
+            logs_bloom,
+            changes: merge(tx_changes),
+        };
+    }
+    let mut op_hashes = vec![B256::ZERO; rw_sets.len()];
+    let chunk = rw_sets.len().div_ceil(threads);
+    let ((receipts_root, logs_bloom), changes) = std::thread::scope(|scope| {
+        let root = scope.spawn(|| receipts_root_and_bloom(receipts));
+        for (out, sets) in op_hashes.chunks_mut(chunk).zip(rw_sets.chunks(chunk)) {
+            scope.spawn(move || {
+                for (hash, set) in out.iter_mut().zip(sets) {
+                    *hash = set.op_hash();
+                }
+            });
+        }
+        let changes = merge(tx_changes);
+        (root.join().expect("receipts root thread panicked"), changes)
+    });
+    Digests { op_hashes, receipts_root, logs_bloom, changes }
+}
+
+/// Builds the block's outcome from the final `slots` of `txs`, in order,
+/// hashing on up to `threads` threads.
 pub(crate) fn assemble<S: StateView>(
     base: &S,
     env: &BlockEnv,
     txs: &[RecoveredTx],
     slots: Vec<Slot>,
     policy: Policy,
+    threads: usize,
 ) -> Result<Assembled, ExecError> {
     let coinbase = env.proposer;
     let mut beneficiary = Beneficiary {
@@ -94,7 +153,7 @@ pub(crate) fn assemble<S: StateView>(
     let mut gas_used = 0u64;
     let mut receipts: Vec<TxReceipt> = Vec::with_capacity(txs.len());
     let mut rw_sets = Vec::with_capacity(txs.len());
-    let mut changes = StateChanges::default();
+    let mut tx_changes: Vec<StateChanges> = Vec::with_capacity(txs.len());
     let (mut included, mut rejected) = (Vec::new(), Vec::new());
     for (index, slot) in slots.into_iter().enumerate() {
         let outcome = match slot {
@@ -139,15 +198,20 @@ pub(crate) fn assemble<S: StateView>(
         };
         // Moved, not cloned, into the receipt.
         let logs = std::mem::take(&mut executed.logs);
-        let mut receipt = executed.receipt(gas_used, rw_set.op_hash());
+        // The operation hash comes after the loop, off this thread.
+        let mut receipt = executed.receipt(gas_used, B256::ZERO);
         receipt.logs = logs;
         receipts.push(receipt);
         rw_sets.push(rw_set);
-        changes.extend(executed.changes);
+        tx_changes.push(executed.changes);
         included.push(index);
     }
+    let Digests { op_hashes, receipts_root, logs_bloom, mut changes } =
+        digests(&receipts, &rw_sets, tx_changes, threads);
     beneficiary.finish(&mut changes);
-    let (receipts_root, logs_bloom) = receipts_root_and_bloom(&receipts);
+    for (receipt, op_hash) in receipts.iter_mut().zip(op_hashes) {
+        receipt.rw_hash = op_hash;
+    }
     let outcome = BlockOutcome {
         receipts_root,
         rw_digest: rw_digest(receipts.iter().map(|r| &r.rw_hash)),

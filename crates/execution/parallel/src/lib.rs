@@ -199,7 +199,7 @@ fn execute<S: StateView>(
         aborts: counters.aborts,
         fallback: None,
     };
-    match assemble(state, env, txs, slots, policy)? {
+    match assemble(state, env, txs, slots, policy, threads)? {
         Assembled::Outcome { outcome, included, rejected } => {
             Ok(ParallelOutcome { outcome, included, rejected, stats })
         }

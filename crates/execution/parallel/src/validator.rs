@@ -215,7 +215,7 @@ fn run_graph<S: StateView>(
     }
     // Every read is what serial execution reads: the post-pass's verdicts
     // (invalid transactions, block gas) are serial execution's.
-    match assemble(state, env, txs, run.slots, Policy::RejectBlock)? {
+    match assemble(state, env, txs, run.slots, Policy::RejectBlock, threads)? {
         Assembled::Outcome { outcome, .. } => {
             let sets = without_beneficiary(&outcome.rw_sets, env.proposer);
             let verdict = match graph.check_sufficient(&sets) {
