@@ -43,6 +43,10 @@ pub(crate) struct ExecArgs {
     /// node's default); 0 forces the parallel paths, to find the crossover.
     #[arg(long, default_value_t = phalanx_execution_parallel::DEFAULT_MIN_TXS_PARALLEL)]
     min_txs_parallel: usize,
+    /// Blocks whose known dependencies bound the speedup below this percent
+    /// of serial run serially (the node's default); 0 forces the parallel paths.
+    #[arg(long, default_value_t = phalanx_execution_parallel::SEQUENTIAL_BOUND_PERCENT)]
+    sequential_bound_percent: u32,
 }
 
 /// CPU time (user + system) this process has used so far, in seconds.
@@ -131,7 +135,11 @@ fn static_infos(prepared: &Prepared) -> Vec<StaticTxInfo> {
 }
 
 fn measure(prepared: &Prepared, label: String, args: &ExecArgs) -> anyhow::Result<Row> {
-    let config = ParallelConfig { threads: args.threads, min_txs_parallel: args.min_txs_parallel };
+    let config = ParallelConfig {
+        threads: args.threads,
+        min_txs_parallel: args.min_txs_parallel,
+        sequential_bound_percent: args.sequential_bound_percent,
+    };
     let serial_once: BlockOutcome =
         execute_block(&prepared.state, &prepared.env, &prepared.txs).context("serial execution")?;
     let leader_once = execute_leader(&prepared.state, &prepared.env, &prepared.txs, &config)

@@ -50,15 +50,24 @@ pub use validator::{
 };
 pub use view::MvView;
 
+use alloy_consensus::Transaction as _;
 use alloy_primitives::B256;
 use assemble::{assemble, Assembled, Policy};
 use phalanx_core_types::{RecoveredTx, StateView};
 use phalanx_execution_evm::{BlockEnv, BlockExecutor, BlockOutcome, ExecError};
+use phalanx_execution_schedule::{list_schedule_makespan, predict, Schedule, StaticTxInfo};
 
 /// Blocks smaller than this run serially by default: below it, starting
 /// threads and validating costs more than it saves (a transfer takes a few
 /// tens of microseconds). A first guess, to tune by benchmark.
 pub const DEFAULT_MIN_TXS_PARALLEL: usize = 16;
+
+/// A block whose known dependencies bound the speedup on the configured
+/// threads below this (percent of serial speed) runs serially: the parallel
+/// machinery costs more than the little parallelism can return. Measured by
+/// `phalanx bench exec` (docs/BENCHMARKS.md): a fully dependent block ran at
+/// about half of serial speed through the parallel paths.
+pub const SEQUENTIAL_BOUND_PERCENT: u32 = 125;
 
 /// How to execute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,13 +76,22 @@ pub struct ParallelConfig {
     pub threads: usize,
     /// Blocks with fewer transactions run serially.
     pub min_txs_parallel: usize,
+    /// Blocks whose known dependencies bound the speedup on `threads`
+    /// threads below this many percent of serial speed run serially
+    /// ([`Fallback::Sequential`]); 0 never falls back for that reason.
+    pub sequential_bound_percent: u32,
 }
 
 impl Default for ParallelConfig {
-    /// One worker per available core, [`DEFAULT_MIN_TXS_PARALLEL`].
+    /// One worker per available core, [`DEFAULT_MIN_TXS_PARALLEL`],
+    /// [`SEQUENTIAL_BOUND_PERCENT`].
     fn default() -> Self {
         let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-        Self { threads, min_txs_parallel: DEFAULT_MIN_TXS_PARALLEL }
+        Self {
+            threads,
+            min_txs_parallel: DEFAULT_MIN_TXS_PARALLEL,
+            sequential_bound_percent: SEQUENTIAL_BOUND_PERCENT,
+        }
     }
 }
 
@@ -99,6 +117,14 @@ pub enum Fallback {
     ExecutionError {
         /// Its position in the block.
         index: usize,
+    },
+    /// The dependencies known before execution (the DiPETrans-style static
+    /// prediction on the leader, the published graph on a validator) bound
+    /// the speedup on the configured threads below
+    /// [`ParallelConfig::sequential_bound_percent`]: a long dependency chain.
+    Sequential {
+        /// The list-scheduled speedup bound, in percent of serial.
+        bound_percent: u32,
     },
 }
 
@@ -189,6 +215,10 @@ fn execute<S: StateView>(
         );
     }
     let threads = config.threads.max(1);
+    if let Some(fallback) = predicted_sequential(txs, threads, config.sequential_bound_percent) {
+        let stats = ParallelStats { fallback: Some(fallback), ..Default::default() };
+        return serial(state, env, txs, policy, stats);
+    }
     let (slots, counters) = engine::run(state, env, txs, threads);
     let mut stats = ParallelStats {
         threads,
@@ -208,6 +238,45 @@ fn execute<S: StateView>(
             serial(state, env, txs, policy, stats)
         }
     }
+}
+
+/// [`Fallback::Sequential`] when the static prediction (DiPETrans: sender,
+/// recipient, access lists, known ERC-20 calls) shows a block too dependent
+/// to gain from `threads` threads. The prediction may miss conflicts (then
+/// the optimistic run pays for them) but never invents a chain: same-sender
+/// transactions are chained by their nonces anyway.
+fn predicted_sequential(txs: &[RecoveredTx], threads: usize, min_percent: u32) -> Option<Fallback> {
+    if threads <= 1 || min_percent == 0 {
+        return None;
+    }
+    let infos: Vec<StaticTxInfo> = txs.iter().map(static_info).collect();
+    sequential_bound(&predict(&infos), threads, min_percent)
+}
+
+/// What static analysis reads from a transaction.
+fn static_info(tx: &RecoveredTx) -> StaticTxInfo {
+    let access_list = tx
+        .tx
+        .access_list()
+        .map(|list| list.iter().map(|i| (i.address, i.storage_keys.clone())).collect())
+        .unwrap_or_default();
+    StaticTxInfo::new(tx.sender, tx.tx.to().to().copied(), access_list, tx.tx.input())
+}
+
+/// [`Fallback::Sequential`] when `graph` bounds the speedup on `threads`
+/// threads below `min_percent` of serial speed.
+pub(crate) fn sequential_bound(
+    graph: &Schedule,
+    threads: usize,
+    min_percent: u32,
+) -> Option<Fallback> {
+    let n = graph.tx_count();
+    if n == 0 || threads <= 1 || min_percent == 0 {
+        return None;
+    }
+    let makespan = list_schedule_makespan(graph, &vec![1; n], threads).max(1);
+    let bound_percent = u32::try_from(n * 100 / makespan as usize).unwrap_or(u32::MAX);
+    (bound_percent < min_percent).then_some(Fallback::Sequential { bound_percent })
 }
 
 /// The serial executor, with the same outputs.

@@ -35,7 +35,8 @@ mod tests;
 
 use crate::assemble::{assemble, Assembled, Policy};
 use crate::{
-    execute_block_parallel, serial, Fallback, ParallelConfig, ParallelOutcome, ParallelStats,
+    execute_block_parallel, sequential_bound, serial, Fallback, ParallelConfig, ParallelOutcome,
+    ParallelStats,
 };
 use check::without_beneficiary;
 use phalanx_core_types::{RecoveredTx, StateView};
@@ -149,6 +150,12 @@ pub fn execute_scheduled<S: StateView>(
         let verdict = ScheduleVerdict::Wrong { first_bad_tx: None, reason };
         return optimistic(state, env, txs, config, verdict, 0, 0);
     }
+    if txs.len() >= config.min_txs_parallel {
+        let (threads, min_percent) = (config.threads.max(1), config.sequential_bound_percent);
+        if let Some(fallback) = sequential_bound(graph, threads, min_percent) {
+            return serial_judged(state, env, txs, graph, fallback);
+        }
+    }
     let threads = if txs.len() < config.min_txs_parallel { 1 } else { config.threads };
     let threads = run::worker_count(threads, txs.len());
     run_graph(state, env, txs, graph, threads, config)
@@ -217,17 +224,7 @@ fn run_graph<S: StateView>(
     // (invalid transactions, block gas) are serial execution's.
     match assemble(state, env, txs, run.slots, Policy::RejectBlock, threads)? {
         Assembled::Outcome { outcome, .. } => {
-            let sets = without_beneficiary(&outcome.rw_sets, env.proposer);
-            let verdict = match graph.check_sufficient(&sets) {
-                Ok(()) => ScheduleVerdict::Followed,
-                Err(insufficient) => ScheduleVerdict::Wrong {
-                    first_bad_tx: match insufficient {
-                        Insufficient::MissingDependency { tx, .. } => Some(tx as usize),
-                        _ => None,
-                    },
-                    reason: WrongSchedule::Insufficient(insufficient),
-                },
-            };
+            let verdict = judge(graph, &outcome, env);
             Ok(ScheduledOutcome { outcome, verdict, stats })
         }
         Assembled::Fallback(fallback) => {
@@ -241,6 +238,42 @@ fn run_graph<S: StateView>(
             serial_outcome(state, env, txs, fallback, verdict, stats)
         }
     }
+}
+
+/// Whether `graph` covers every read-after-write dependency of `outcome`
+/// (without the beneficiary's fee entries).
+fn judge(graph: &Schedule, outcome: &BlockOutcome, env: &BlockEnv) -> ScheduleVerdict {
+    let sets = without_beneficiary(&outcome.rw_sets, env.proposer);
+    match graph.check_sufficient(&sets) {
+        Ok(()) => ScheduleVerdict::Followed,
+        Err(insufficient) => ScheduleVerdict::Wrong {
+            first_bad_tx: match insufficient {
+                Insufficient::MissingDependency { tx, .. } => Some(tx as usize),
+                _ => None,
+            },
+            reason: WrongSchedule::Insufficient(insufficient),
+        },
+    }
+}
+
+/// Runs a block whose graph is (nearly) one chain serially — following it
+/// would cost more than the little parallelism returns — and judges the
+/// graph on the serial read/write sets. Serial execution credits fees
+/// inline, so a transaction reading the beneficiary beyond its fee is not
+/// caught here; that costs nothing, the outcome being serial execution's.
+fn serial_judged<S: StateView>(
+    state: &S,
+    env: &BlockEnv,
+    txs: &[RecoveredTx],
+    graph: &Schedule,
+    fallback: Fallback,
+) -> Result<ScheduledOutcome, ExecError> {
+    let serial_stats = ParallelStats { fallback: Some(fallback), ..Default::default() };
+    let run = serial(state, env, txs, Policy::RejectBlock, serial_stats)?;
+    let verdict = judge(graph, &run.outcome, env);
+    let executions = txs.len() as u64;
+    let stats = ScheduledStats { threads: 0, executions, fallback: Some(run.stats) };
+    Ok(ScheduledOutcome { outcome: run.outcome, verdict, stats })
 }
 
 /// Re-executes the block with the optimistic executor (the schedule gave no

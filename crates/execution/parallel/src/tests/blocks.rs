@@ -161,7 +161,7 @@ fn touching_an_empty_account_wipes_it_and_deployments_match() {
 fn small_blocks_run_serially_under_the_threshold() {
     let state = base(2);
     let txs = vec![transfer(&key(1), 0, key(2).address(), 1)];
-    let config = ParallelConfig { threads: 4, min_txs_parallel: 2 };
+    let config = ParallelConfig { threads: 4, min_txs_parallel: 2, sequential_bound_percent: 0 };
     let out = execute_leader(&state, &env(30_000_000), &txs, &config).unwrap();
     assert_eq!(out.stats.fallback, Some(Fallback::TooFewTransactions { count: 1 }));
     assert_eq!(out.outcome, serial_leader(&state, &env(30_000_000), &txs).0);
@@ -185,4 +185,25 @@ fn heavy_conflicts_stay_equal_to_serial() {
         assert_eq!(out.stats.fallback, None);
         assert!(out.stats.validations >= txs.len() as u64);
     }
+}
+
+#[test]
+fn a_predicted_chain_runs_serially_and_independent_blocks_do_not() {
+    let state = base(4);
+    let chain: Vec<_> = (0..40).map(|n| transfer(&key(1), n, key(2).address(), 7)).collect();
+    let config = ParallelConfig { threads: 2, ..ParallelConfig::default() };
+    let out = execute_leader(&state, &env(30_000_000), &chain, &config).unwrap();
+    assert_eq!(out.stats.fallback, Some(Fallback::Sequential { bound_percent: 100 }));
+    assert_eq!(out.outcome, execute_block(&state, &env(30_000_000), &chain).unwrap());
+    // Distinct senders to distinct recipients: predicted independent.
+    let spread: Vec<_> =
+        (1..=4u8).map(|s| transfer(&key(s), 0, Address::repeat_byte(0x70 + s), 7)).collect();
+    let spread = [spread.clone(), spread.clone(), spread.clone(), spread].concat();
+    let config = ParallelConfig { min_txs_parallel: 1, ..config };
+    let out = execute_leader(&state, &env(30_000_000), &spread, &config).unwrap();
+    assert!(
+        !matches!(out.stats.fallback, Some(Fallback::Sequential { .. })),
+        "{:?}",
+        out.stats.fallback
+    );
 }

@@ -116,7 +116,7 @@ pub(crate) fn assert_equivalent(
     txs: &[RecoveredTx],
     threads: usize,
 ) -> ParallelOutcome {
-    let config = ParallelConfig { threads, min_txs_parallel: 1 };
+    let config = ParallelConfig { threads, min_txs_parallel: 1, sequential_bound_percent: 0 };
     let (expected, expected_included) = serial_leader(state, env, txs);
     let leader = execute_leader(state, env, txs, &config).unwrap();
     assert_eq!(leader.outcome, expected, "leader outcome with {threads} threads");

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::tests::{init_code, COUNTER};
+use crate::Fallback;
 use alloy_primitives::U256;
 use phalanx_core_types::Account;
 use proptest::prelude::*;
@@ -81,7 +82,7 @@ fn small_blocks_run_on_one_thread_and_are_still_judged() {
     let (state, txs) = conflict_block(4, 100, 4, true);
     let env = env(30_000_000);
     let (block, schedule) = lead(&state, &env, &txs);
-    let config = ParallelConfig { threads: 8, min_txs_parallel: 16 };
+    let config = ParallelConfig { threads: 8, min_txs_parallel: 16, sequential_bound_percent: 0 };
     let out = execute_scheduled(&state, &env, &block, &schedule, &config).unwrap();
     assert_eq!(out.outcome, serial(&state, &env, &block));
     assert_honest(&out, block.len());
@@ -114,4 +115,26 @@ proptest! {
         let (state, txs) = conflict_block(n, rate, seed, contract);
         assert_honest_everywhere(&state, &env(30_000_000), &txs);
     }
+}
+
+#[test]
+fn a_chain_graph_runs_serially_and_is_still_judged() {
+    let state = base(2);
+    let env = env(30_000_000);
+    let block: Vec<_> = (0..40).map(|n| transfer(&key(1), n, key(2).address(), 7)).collect();
+    let (block, schedule) = lead(&state, &env, &block);
+    let config = ParallelConfig { threads: 2, ..ParallelConfig::default() };
+    let out = execute_scheduled(&state, &env, &block, &schedule, &config).unwrap();
+    assert_eq!(out.outcome, serial(&state, &env, &block));
+    assert_eq!(out.verdict, ScheduleVerdict::Followed);
+    let fallback = out.stats.fallback.and_then(|s| s.fallback);
+    assert_eq!(fallback, Some(Fallback::Sequential { bound_percent: 100 }));
+    // A chain that skips one needed edge is still caught.
+    let BlockSchedule::Graph(graph) = &schedule else { panic!("leader published {schedule:?}") };
+    let mut lists = lists(graph);
+    lists[20].clear();
+    let holey = BlockSchedule::Graph(Schedule::from_deps(&lists).unwrap());
+    let out = execute_scheduled(&state, &env, &block, &holey, &config).unwrap();
+    assert_eq!(out.outcome, serial(&state, &env, &block));
+    assert!(is_wrong(&out.verdict), "{:?}", out.verdict);
 }

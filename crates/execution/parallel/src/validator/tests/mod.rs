@@ -20,7 +20,7 @@ pub(crate) const THREADS: [usize; 4] = [1, 2, 4, 8];
 
 /// A parallel configuration with `threads` workers and no size threshold.
 fn config(threads: usize) -> ParallelConfig {
-    ParallelConfig { threads, min_txs_parallel: 1 }
+    ParallelConfig { threads, min_txs_parallel: 1, sequential_bound_percent: 0 }
 }
 
 /// The leader's view of `txs`: the block it publishes (its included
