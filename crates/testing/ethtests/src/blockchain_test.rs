@@ -7,6 +7,7 @@
 
 use crate::block::EthBlock;
 use crate::model::{BlockchainTest, BlockchainTestFile, FixtureBlock};
+use crate::parallel::ParallelCheck;
 use crate::skip::SkipList;
 use crate::state::{BlockHashes, MemoryState};
 use crate::suite::{relative, CaseResult, Outcome};
@@ -40,6 +41,18 @@ const DIFFS_SHOWN_MAX: usize = 5;
 
 /// Runs every test of one fixture file; one case per test.
 pub fn run_file(root: &Path, path: &Path, skip: &SkipList) -> Vec<CaseResult> {
+    run_file_with(root, path, skip, None)
+}
+
+/// [`run_file`], and every block of the tests `parallel` selects also
+/// through the parallel engine (see [`ParallelCheck`]); a divergence fails
+/// the test.
+pub fn run_file_with(
+    root: &Path,
+    path: &Path,
+    skip: &SkipList,
+    parallel: Option<&ParallelCheck>,
+) -> Vec<CaseResult> {
     let file = relative(root, path);
     let case = |test: &str, outcome| CaseResult {
         file: file.clone(),
@@ -68,7 +81,10 @@ pub fn run_file(root: &Path, path: &Path, skip: &SkipList) -> Vec<CaseResult> {
                     format!("network {} (only {NETWORK} rules are implemented)", test.network);
                 return case(name, Outcome::Skip(why));
             }
-            match run_test(test) {
+            let label = format!("{file}::{name}");
+            let check =
+                parallel.and_then(|p| p.for_case(&label, skip.parallel_reason(&file, name)));
+            match run_test_with(test, check) {
                 Ok(()) => case(name, Outcome::Pass),
                 Err(why) => case(name, Outcome::Fail(why)),
             }
@@ -85,6 +101,15 @@ struct Node {
 
 /// Runs one blockchain test: `Err` says what differed.
 pub fn run_test(test: &BlockchainTest) -> Result<(), String> {
+    run_test_with(test, None)
+}
+
+/// [`run_test`], and every block also through the parallel engine when
+/// `parallel` is given.
+pub fn run_test_with(
+    test: &BlockchainTest,
+    parallel: Option<&ParallelCheck>,
+) -> Result<(), String> {
     let genesis = EthBlock::decode(&test.genesis_rlp)
         .map_err(|e| format!("genesis block does not decode: {e}"))?
         .header;
@@ -100,8 +125,8 @@ pub fn run_test(test: &BlockchainTest) -> Result<(), String> {
     let mut nodes: HashMap<B256, Node> = HashMap::new();
     nodes.insert(genesis.hash_slow(), Node { number: 0, parent: B256::ZERO, state: pre });
     for (i, fixture_block) in test.blocks.iter().enumerate() {
-        let (hash, node) =
-            import(&nodes, fixture_block).map_err(|why| format!("block {}: {why}", i + 1))?;
+        let (hash, node) = import(&nodes, fixture_block, parallel)
+            .map_err(|why| format!("block {}: {why}", i + 1))?;
         nodes.insert(hash, node);
     }
     let head = nodes
@@ -126,7 +151,11 @@ pub fn run_test(test: &BlockchainTest) -> Result<(), String> {
     }
 }
 
-fn import(nodes: &HashMap<B256, Node>, fixture: &FixtureBlock) -> Result<(B256, Node), String> {
+fn import(
+    nodes: &HashMap<B256, Node>,
+    fixture: &FixtureBlock,
+    parallel: Option<&ParallelCheck>,
+) -> Result<(B256, Node), String> {
     if let Some(e) = &fixture.expect_exception {
         return Err(format!("invalid blocks are not supported (expects {e})"));
     }
@@ -146,6 +175,11 @@ fn import(nodes: &HashMap<B256, Node>, fixture: &FixtureBlock) -> Result<(B256, 
         .collect::<Result<Vec<_>, _>>()?;
     let env = block_env(header)?;
     let outcome = execute_block(&state, &env, &txs).map_err(|e| format!("execution: {e}"))?;
+    // The parallel run needs the pre-state, so it runs before the outcome is
+    // applied; its verdict is reported after the serial checks (a serial
+    // failure says more). Every transaction of a valid block is included.
+    let all: Vec<usize> = (0..txs.len()).collect();
+    let cross_check = parallel.map_or(Ok(()), |p| p.check(&state, &env, &txs, &outcome, &all));
     if u128::from(outcome.gas_used) != header.gas_used {
         return Err(format!("gas used {} != header {}", outcome.gas_used, header.gas_used));
     }
@@ -163,6 +197,7 @@ fn import(nodes: &HashMap<B256, Node>, fixture: &FixtureBlock) -> Result<(B256, 
     if root != header.state_root {
         return Err(format!("state root {root} != header {}", header.state_root));
     }
+    cross_check.map_err(|e| format!("parallel ({} txs): {e}", txs.len()))?;
     Ok((header.hash_slow(), Node { number: header.number, parent: header.parent_hash, state }))
 }
 

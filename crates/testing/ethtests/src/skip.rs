@@ -24,6 +24,10 @@ pub struct SkipList {
     /// The entries, in file order.
     #[serde(default)]
     pub skip: Vec<SkipEntry>,
+    /// Fixtures (or tests) still run serially but not through the parallel
+    /// engine's cross-check ([`crate::ParallelCheck`]), in file order.
+    #[serde(default)]
+    pub parallel_skip: Vec<SkipEntry>,
 }
 
 /// A skip list that does not parse or has an entry without a reason.
@@ -44,7 +48,8 @@ impl SkipList {
     /// Parses a skip list, rejecting entries without a reason.
     pub fn parse(text: &str) -> Result<Self, SkipListError> {
         let list: SkipList = toml::from_str(text)?;
-        if let Some(e) = list.skip.iter().find(|e| e.reason.trim().is_empty()) {
+        let mut entries = list.skip.iter().chain(&list.parallel_skip);
+        if let Some(e) = entries.find(|e| e.reason.trim().is_empty()) {
             return Err(SkipListError::MissingReason { path: e.path.clone() });
         }
         Ok(list)
@@ -65,11 +70,22 @@ impl SkipList {
 
     /// Why test `name` of the file at `relative_path` is skipped, if it is.
     pub fn test_reason(&self, relative_path: &str, name: &str) -> Option<&str> {
-        self.skip
-            .iter()
-            .find(|e| e.path == relative_path && e.test.as_deref().is_none_or(|t| t == name))
-            .map(|e| e.reason.as_str())
+        matching(&self.skip, relative_path, name)
     }
+
+    /// Why test `name` of the file at `relative_path` is not cross-checked
+    /// through the parallel engine, if it is not (it still runs serially).
+    pub fn parallel_reason(&self, relative_path: &str, name: &str) -> Option<&str> {
+        matching(&self.parallel_skip, relative_path, name)
+    }
+}
+
+/// The reason of the first entry covering test `name` of `relative_path`.
+fn matching<'a>(entries: &'a [SkipEntry], relative_path: &str, name: &str) -> Option<&'a str> {
+    entries
+        .iter()
+        .find(|e| e.path == relative_path && e.test.as_deref().is_none_or(|t| t == name))
+        .map(|e| e.reason.as_str())
 }
 
 #[cfg(test)]
@@ -94,5 +110,16 @@ mod tests {
         assert_eq!(list.test_reason("a/c.json", "t1"), Some("broken"));
         assert_eq!(list.test_reason("a/c.json", "t2"), None);
         assert!(SkipList::parse("[[skip]]\npath = \"x\"\nreason = \" \"\n").is_err());
+        assert!(SkipList::parse("[[parallel_skip]]\npath = \"x\"\nreason = \"\"\n").is_err());
+    }
+
+    #[test]
+    fn parallel_skips_do_not_skip_the_serial_run() {
+        let list =
+            SkipList::parse("[[parallel_skip]]\npath = \"a/b.json\"\nreason = \"slow\"\n").unwrap();
+        assert_eq!(list.file_reason("a/b.json"), None);
+        assert_eq!(list.test_reason("a/b.json", "t"), None);
+        assert_eq!(list.parallel_reason("a/b.json", "t"), Some("slow"));
+        assert_eq!(list.parallel_reason("a/c.json", "t"), None);
     }
 }

@@ -3,15 +3,16 @@
 //! state root and logs hash must equal the fixture's.
 
 use crate::model::{PostEntry, StateEnv, StateTest, StateTestFile};
+use crate::parallel::ParallelCheck;
 use crate::sign::{sign_from_template, STATE_TEST_CHAIN_ID};
 use crate::skip::SkipList;
 use crate::state::{BlockHashes, MemoryState};
 use crate::suite::{relative, CaseResult, Outcome};
 use crate::trie::logs_hash;
 use alloy_eips::eip2718::{Decodable2718, Encodable2718};
-use alloy_primitives::{B256, U256};
+use alloy_primitives::{Log, B256, U256};
 use phalanx_core_types::{decode_transaction, RecoveredTx, TxEnvelope};
-use phalanx_execution_evm::{BlockEnv, BlockExecutor, ExecError};
+use phalanx_execution_evm::{BlockEnv, BlockExecutor, BlockOutcome, ExecError};
 use std::path::Path;
 
 /// The fork whose expectations are checked.
@@ -39,6 +40,17 @@ pub fn block_env(env: &StateEnv) -> Result<BlockEnv, String> {
 
 /// Runs every case of one fixture file (path relative names come from `root`).
 pub fn run_file(root: &Path, path: &Path, skip: &SkipList) -> Vec<CaseResult> {
+    run_file_with(root, path, skip, None)
+}
+
+/// [`run_file`], and every case `parallel` selects also through the parallel
+/// engine (see [`ParallelCheck`]); a divergence fails the case.
+pub fn run_file_with(
+    root: &Path,
+    path: &Path,
+    skip: &SkipList,
+    parallel: Option<&ParallelCheck>,
+) -> Vec<CaseResult> {
     let file = relative(root, path);
     let whole = |test: &str, outcome| CaseResult {
         file: file.clone(),
@@ -71,11 +83,15 @@ pub fn run_file(root: &Path, path: &Path, skip: &SkipList) -> Vec<CaseResult> {
         };
         for post in posts {
             let i = post.indexes;
+            let case = format!("d{} g{} v{}", i.data, i.gas, i.value);
+            let label = format!("{file}::{name}::{case}");
+            let check =
+                parallel.and_then(|p| p.for_case(&label, skip.parallel_reason(&file, name)));
             results.push(CaseResult {
                 file: file.clone(),
                 test: name.clone(),
-                case: format!("d{} g{} v{}", i.data, i.gas, i.value),
-                outcome: run_case(test, post),
+                case,
+                outcome: run_case_with(test, post, check),
             });
         }
     }
@@ -122,13 +138,28 @@ fn transaction(test: &StateTest, post: &PostEntry) -> Result<Option<RecoveredTx>
 
 /// Runs one post entry.
 pub fn run_case(test: &StateTest, post: &PostEntry) -> Outcome {
-    match try_case(test, post) {
+    run_case_with(test, post, None)
+}
+
+/// Runs one post entry, and also through the parallel engine when `parallel`
+/// is given: the parallel outcomes must equal the serial one, which must
+/// match the fixture.
+pub fn run_case_with(
+    test: &StateTest,
+    post: &PostEntry,
+    parallel: Option<&ParallelCheck>,
+) -> Outcome {
+    match try_case(test, post, parallel) {
         Ok(()) => Outcome::Pass,
         Err(why) => Outcome::Fail(why),
     }
 }
 
-fn try_case(test: &StateTest, post: &PostEntry) -> Result<(), String> {
+fn try_case(
+    test: &StateTest,
+    post: &PostEntry,
+    parallel: Option<&ParallelCheck>,
+) -> Result<(), String> {
     let mut state = MemoryState::from_fixture(&test.pre, BlockHashes::StateTestConvention)
         .map_err(|e| e.to_string())?;
     let Some(tx) = transaction(test, post)? else {
@@ -138,13 +169,36 @@ fn try_case(test: &StateTest, post: &PostEntry) -> Result<(), String> {
     let mut executor = BlockExecutor::new(&state, env);
     let result = executor.execute(&tx).map(|r| (r.logs.clone(), r.success, r.gas_used));
     let outcome = executor.finish();
+    // The parallel run needs the pre-state, so it runs before the serial
+    // outcome is applied; its verdict is reported only once the serial
+    // outcome has matched the fixture (a serial failure says more). Cases
+    // where the serial executor fails outright have nothing to compare.
+    let cross_check = match (parallel, &result) {
+        (Some(check), Ok(_)) => check.check(&state, &env, &[tx], &outcome, &[0]),
+        (Some(check), Err(ExecError::InvalidTransaction { .. })) => {
+            check.check(&state, &env, &[tx], &outcome, &[])
+        }
+        _ => Ok(()),
+    };
     let note = blob_note(&test.env);
+    serial_verdict(&mut state, post, result, &outcome, &note)?;
+    cross_check.map_err(|e| format!("parallel: {e}{note}"))
+}
+
+/// Checks the serial result of a case against the fixture.
+fn serial_verdict(
+    state: &mut MemoryState,
+    post: &PostEntry,
+    result: Result<(Vec<Log>, bool, u64), ExecError>,
+    outcome: &BlockOutcome,
+    note: &str,
+) -> Result<(), String> {
     match (&post.expect_exception, result) {
         (Some(_), Err(ExecError::InvalidTransaction { .. })) => {
             if !outcome.changes.is_empty() {
                 return Err("rejected transaction left state changes".into());
             }
-            expect_root(&state, post.hash, "rejected")
+            expect_root(state, post.hash, "rejected")
         }
         (Some(expected), Err(e)) => Err(format!("expected {expected}, got other error: {e}")),
         (Some(expected), Ok((_, success, gas))) => Err(format!(
@@ -161,7 +215,7 @@ fn try_case(test: &StateTest, post: &PostEntry) -> Result<(), String> {
             }
             state.apply(&outcome.changes);
             let context = format!("success {success}, gas {gas}{note}");
-            expect_root(&state, post.hash, &context)
+            expect_root(state, post.hash, &context)
         }
     }
 }

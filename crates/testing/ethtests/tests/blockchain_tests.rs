@@ -6,18 +6,33 @@ use phalanx_testing_ethtests::blockchain_test;
 use phalanx_testing_ethtests::model::BlockchainTestFile;
 use phalanx_testing_ethtests::state::{BlockHashes, MemoryState};
 use phalanx_testing_ethtests::suite::run_suite;
+use phalanx_testing_ethtests::ParallelCheck;
 use phalanx_testing_ethtests::{data_dir, json_files};
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+/// Worker threads of the parallel engine for blockchain tests: blocks carry
+/// several transactions, so more workers than cores still interleave.
+const PARALLEL_THREADS: &[usize] = &[2, 4];
+
+/// Every block through the serial executor and, every one of them, through
+/// the parallel engine's leader and validator paths at 2 and 4 workers.
 #[test]
 fn valid_blocks() {
     let start = Instant::now();
-    let summary = run_suite("BlockchainTests/ValidBlocks", blockchain_test::run_file)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let parallel = ParallelCheck::from_env(PARALLEL_THREADS, 1);
+    let summary = run_suite("BlockchainTests/ValidBlocks", |root, path, skip| {
+        blockchain_test::run_file_with(root, path, skip, Some(&parallel))
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
     println!("BlockchainTests/ValidBlocks ({:.1?}): {summary}", start.elapsed());
+    println!("parallel engine, blocks:\n{}", parallel.tally());
     assert!(summary.passed > 0, "no blockchain test ran");
     assert_eq!(summary.failed, 0, "BlockchainTests failures:\n{summary}");
+    for threads in PARALLEL_THREADS {
+        let ran = parallel.tally().count(&format!("leader {threads}t: parallel"));
+        assert!(ran > 0, "the parallel engine never ran at {threads} threads");
+    }
 }
 
 /// Every fixture's `pre` must hash to its genesis state root and its

@@ -5,17 +5,33 @@ use phalanx_testing_ethtests::model::{PostEntry, StateTest, StateTestFile};
 use phalanx_testing_ethtests::sign::sign_from_template;
 use phalanx_testing_ethtests::state_test;
 use phalanx_testing_ethtests::suite::{relative, run_suite, FAILURES_SHOWN_MAX};
+use phalanx_testing_ethtests::ParallelCheck;
 use phalanx_testing_ethtests::{data_dir, json_files};
 use std::time::Instant;
 
+/// Worker threads of the parallel engine for state tests (one transaction
+/// per case, so more workers would only idle).
+const PARALLEL_THREADS: &[usize] = &[2];
+
+/// Every case through the serial executor and, except the few compute-bound
+/// ones `skip.toml` lists under `[[parallel_skip]]` (too slow to run three
+/// times), also through the parallel engine's leader and validator paths.
+/// Stride 1: every other case is cross-checked (the whole cross-check adds
+/// seconds of CPU, not minutes, once those few are left out).
 #[test]
 fn general_state_tests() {
     let start = Instant::now();
-    let summary =
-        run_suite("GeneralStateTests", state_test::run_file).unwrap_or_else(|e| panic!("{e}"));
+    let parallel = ParallelCheck::from_env(PARALLEL_THREADS, 1);
+    let summary = run_suite("GeneralStateTests", |root, path, skip| {
+        state_test::run_file_with(root, path, skip, Some(&parallel))
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
     println!("GeneralStateTests ({:.1?}): {summary}", start.elapsed());
+    println!("parallel engine, state test cases:\n{}", parallel.tally());
     assert!(summary.passed > 0, "no state test ran");
     assert_eq!(summary.failed, 0, "GeneralStateTests failures:\n{summary}");
+    assert!(parallel.tally().count("leader 2t: parallel") > 0, "the parallel engine never ran");
+    assert!(parallel.tally().count("validator 2t: Followed") > 0, "no schedule was followed");
 }
 
 /// Every valid (no exception expected) Cancun case with its fixture transaction.
