@@ -102,6 +102,29 @@ pub enum Action {
     },
     /// Durably persist the safety state before executing any later action.
     PersistSafety(SafetyState),
+    /// Update the durable *certified chain*: the certified, not yet committed
+    /// blocks from the committed root upward that the replica's safety state
+    /// may depend on, which it gets back in [`crate::RecoveryState::certified`].
+    ///
+    /// The driver replaces every persisted certified block at a height
+    /// `>= from_height` with `blocks` (ascending heights from `from_height`,
+    /// each extending the previous; empty to only truncate). Separately, when
+    /// it performs [`Action::Commit`] it may drop the persisted blocks at or
+    /// below the highest committed height. The persisted set is therefore
+    /// always a chain of at most [`crate::MAX_PERSISTED_CERTIFIED`] blocks.
+    ///
+    /// Usually one new block. Emitted only immediately before an
+    /// [`Action::PersistSafety`], so a driver may write both in one durable
+    /// write, provided both are durable before any later action. The payload
+    /// (batches) of every block here is held by the driver (its
+    /// `FetchPayload` was answered, or it built the block) and must be kept
+    /// with it: after a restart the block is re-executed ([`Action::Execute`]).
+    PersistCertified {
+        /// Lowest height replaced.
+        from_height: Height,
+        /// The new blocks from `from_height` upward, each with its QC.
+        blocks: Vec<CertifiedBlock>,
+    },
     /// These blocks are final, in height order, each with the QC certifying it.
     /// Each has been executed locally (its `Execute` was answered `ok`).
     Commit {

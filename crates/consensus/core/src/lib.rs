@@ -19,7 +19,14 @@
 //! * Commit rule (three-chain): a block `b0` is committed once `b0 <- b1 <- b2`
 //!   have consecutive views and `b2` is certified.
 //! * Safety rules ([`safety`]) are separate from liveness ([`pacemaker`]):
-//!   every vote or timeout is preceded by [`Action::PersistSafety`].
+//!   every vote, timeout or proposal is preceded by [`Action::PersistSafety`]
+//!   (a proposal's view is part of the safety state, so a restarted leader
+//!   never proposes twice in a view).
+//! * Durability for liveness: right before each `PersistSafety` the replica
+//!   has the driver persist the certified, uncommitted chain its lock may
+//!   refer to ([`Action::PersistCertified`]); it comes back in
+//!   [`RecoveryState::certified`] and is re-executed after a restart, so even
+//!   restarting every replica at once loses no block a lock needs.
 //! * Pacemaker: per-view timeouts with exponential backoff; on expiry a signed
 //!   [`Timeout`] carrying the high QC is broadcast; `2f + 1` of them form a
 //!   [`TimeoutCert`] that moves everyone to the next view; `f + 1` make a
@@ -46,7 +53,7 @@ pub use io::{Action, Event, Evidence, Metrics};
 pub use message::{
     BlockRequest, BlockResponse, Message, Proposal, SyncInfo, MAX_BLOCKS_PER_RESPONSE,
 };
-pub use replica::{RecoveryState, Replica, ReplicaConfig, ReplicaError};
+pub use replica::{RecoveryState, Replica, ReplicaConfig, ReplicaError, MAX_PERSISTED_CERTIFIED};
 pub use safety::{SafetyError, SafetyState};
 pub use types::{
     Block, BlockId, BlockProposalBody, BlockRef, CertifiedBlock, ExecDigest, Height,

@@ -8,9 +8,19 @@
 //!
 //! The rules are chained HotStuff's with views (as in LibraBFT):
 //! * vote only in a view above every view already voted or timed out in;
+//! * timeouts are liveness-only: signing one for view `v` forfeits voting in
+//!   `v` (the last voted view rises to `v`) but is allowed for any view, even
+//!   one below an earlier timeout. Safety never rests on timeouts (every vote
+//!   checks the lock), and a replica restarted into a view below the one it
+//!   last timed out in must be able to help form the certificates that move
+//!   everyone forward again, or a restart of every replica could leave them
+//!   spread over views no quorum shares;
 //! * vote only for a block whose `justify` is at least the preferred (locked) view;
 //! * the preferred view is the highest view of a block that heads a two-chain
-//!   (the grandparent of a block we know a QC for).
+//!   (the grandparent of a block we know a QC for);
+//! * propose at most once per view, even across restarts: the proposed view
+//!   is persisted before the proposal leaves, so a leader that crashes after
+//!   proposing in `v` never signs a second, different block for `v`.
 
 use crate::types::View;
 
@@ -24,6 +34,9 @@ pub struct SafetyState {
     pub preferred_view: View,
     /// Highest view a timeout was signed for.
     pub highest_timeout_view: View,
+    /// Highest view this replica signed a proposal in. It never proposes in
+    /// this view or an earlier one again.
+    pub last_proposed_view: View,
 }
 
 /// Why a signature was refused.
@@ -45,13 +58,13 @@ pub enum SafetyError {
         /// The lock.
         preferred: View,
     },
-    /// A timeout for a view below one already timed out in.
-    #[error("timeout for view {view} is below the highest timeout view {highest}")]
-    StaleTimeout {
+    /// Already proposed in this view or a later one.
+    #[error("view {view} is not above the last proposed view {last_proposed}")]
+    AlreadyProposed {
         /// The view asked for.
         view: View,
-        /// The highest timeout view.
-        highest: View,
+        /// The last proposed view.
+        last_proposed: View,
     },
     /// A block whose justify is not from an earlier view.
     #[error("block view {view} does not exceed its justify view {justify}")]
@@ -85,17 +98,27 @@ impl SafetyState {
         Ok(SafetyState { last_voted_view: block_view, ..*self })
     }
 
-    /// Decides whether signing a timeout for `view` is safe; if so returns the
-    /// state to persist first. Timing out forfeits voting in `view`.
-    pub fn timeout(&self, view: View) -> Result<SafetyState, SafetyError> {
-        if view < self.highest_timeout_view {
-            return Err(SafetyError::StaleTimeout { view, highest: self.highest_timeout_view });
-        }
-        Ok(SafetyState {
+    /// The state to persist before signing a timeout for `view` (always
+    /// allowed, see the module docs). Timing out forfeits voting in `view`.
+    pub fn timeout(&self, view: View) -> SafetyState {
+        SafetyState {
             last_voted_view: self.last_voted_view.max(view),
-            highest_timeout_view: view,
+            highest_timeout_view: self.highest_timeout_view.max(view),
             ..*self
-        })
+        }
+    }
+
+    /// Decides whether signing a proposal in `view` is safe (no proposal was
+    /// signed in `view` or later); if so returns the state to persist before
+    /// the proposal leaves.
+    pub fn propose(&self, view: View) -> Result<SafetyState, SafetyError> {
+        if view <= self.last_proposed_view {
+            return Err(SafetyError::AlreadyProposed {
+                view,
+                last_proposed: self.last_proposed_view,
+            });
+        }
+        Ok(SafetyState { last_proposed_view: view, ..*self })
     }
 
     /// Raises the lock on learning that a block whose parent has view
@@ -131,13 +154,24 @@ mod tests {
     }
 
     #[test]
-    fn timeout_forfeits_the_vote_and_is_monotone() {
-        let s = SafetyState::default().timeout(4).unwrap();
+    fn timeout_forfeits_the_vote_and_keeps_the_state_monotone() {
+        let s = SafetyState::default().timeout(4);
         assert_eq!(s.vote(4, 3), Err(SafetyError::AlreadyVoted { view: 4, last_voted: 4 }));
-        assert!(s.timeout(4).is_ok(), "re-signing the same view is allowed");
-        assert_eq!(s.timeout(3), Err(SafetyError::StaleTimeout { view: 3, highest: 4 }));
+        assert_eq!(s.timeout(4), s, "re-signing the same view changes nothing");
+        assert_eq!(s.timeout(3), s, "a lower view may be timed out; nothing goes back");
         let voted = SafetyState::default().vote(9, 8).unwrap();
-        assert_eq!(voted.timeout(9).unwrap().last_voted_view, 9);
+        assert_eq!(voted.timeout(9).last_voted_view, 9);
+    }
+
+    #[test]
+    fn proposes_at_most_once_per_view() {
+        let s = SafetyState::default().propose(4).unwrap();
+        assert_eq!(s.last_proposed_view, 4);
+        assert_eq!(s.propose(4), Err(SafetyError::AlreadyProposed { view: 4, last_proposed: 4 }));
+        assert_eq!(s.propose(2), Err(SafetyError::AlreadyProposed { view: 2, last_proposed: 4 }));
+        assert_eq!(s.vote(4, 3).unwrap().last_proposed_view, 4, "voting keeps the proposal view");
+        assert_eq!(s.timeout(9).last_proposed_view, 4);
+        assert!(s.propose(5).is_ok());
     }
 
     #[test]
@@ -152,9 +186,9 @@ mod tests {
         /// Whatever sequence of requests arrives, accepted votes have strictly
         /// increasing views and always respect the lock at the time.
         #[test]
-        fn accepted_votes_are_strictly_increasing(ops in prop::collection::vec((0u8..3, 0u64..20, 0u64..20), 0..60)) {
+        fn accepted_votes_are_strictly_increasing(ops in prop::collection::vec((0u8..4, 0u64..20, 0u64..20), 0..60)) {
             let mut s = SafetyState::default();
-            let mut last_vote = 0;
+            let (mut last_vote, mut last_proposal) = (0, 0);
             for (op, a, b) in ops {
                 match op {
                     0 => if let Ok(n) = s.vote(a, b) {
@@ -162,10 +196,20 @@ mod tests {
                         last_vote = a;
                         s = n;
                     },
-                    1 => if let Ok(n) = s.timeout(a) { s = n },
+                    1 => {
+                        let n = s.timeout(a);
+                        prop_assert!(n.highest_timeout_view >= s.highest_timeout_view);
+                        s = n;
+                    }
+                    2 => if let Ok(n) = s.propose(a) {
+                        prop_assert!(a > last_proposal);
+                        last_proposal = a;
+                        s = n;
+                    },
                     _ => if let Some(n) = s.observe_two_chain(a) { s = n },
                 }
                 prop_assert!(s.last_voted_view >= last_vote);
+                prop_assert_eq!(s.last_proposed_view, last_proposal);
             }
         }
     }

@@ -345,6 +345,47 @@ impl BlockTree {
         self.committed.get(&height).filter(|(cid, _)| cid == id).map(|(_, cb)| &cb.qc)
     }
 
+    /// The chain the replica keeps durable: the path from the root to the
+    /// highest-view certified block such that every block on the path has its
+    /// payload held (not awaiting it, not failed) and lies at most
+    /// `height_max` above the root. Parents first, each with its QC (a
+    /// block's QC is its child's `justify`, the tip's is the recorded one).
+    /// Empty when no such block exists.
+    pub fn certified_chain(&self, height_max: usize) -> Vec<CertifiedBlock> {
+        let mut by_height: Vec<(Height, BlockId)> =
+            self.nodes.iter().map(|(id, n)| (n.block.height, *id)).collect();
+        by_height.sort();
+        let limit = self.root.height.saturating_add(height_max as Height);
+        let mut good = BTreeSet::from([self.root.id]);
+        let mut tip: Option<(View, Height, BlockId)> = None;
+        for (height, id) in by_height {
+            let n = &self.nodes[&id];
+            let held =
+                matches!(n.exec, ExecState::Ready | ExecState::Executing | ExecState::Executed);
+            if height > limit || !held || !good.contains(&n.block.parent_id) {
+                continue;
+            }
+            good.insert(id);
+            if self.qcs.contains_key(&id) {
+                tip = tip.max(Some((n.block.view, height, id)));
+            }
+        }
+        let Some((_, _, tip)) = tip else { return Vec::new() };
+        let mut out: Vec<CertifiedBlock> = Vec::new();
+        let mut cursor = tip;
+        while cursor != self.root.id {
+            let n = &self.nodes[&cursor];
+            let qc = match out.last() {
+                Some(child) => child.block.justify.clone(),
+                None => self.qcs[&cursor].clone(),
+            };
+            out.push(CertifiedBlock { block: n.block.clone(), qc });
+            cursor = n.block.parent_id;
+        }
+        out.reverse();
+        out
+    }
+
     /// The view of a held block's justify, i.e. its parent's view; `None` for the root.
     pub fn justify_view(&self, id: &BlockId) -> Option<View> {
         self.nodes.get(id).map(|n| n.block.justify.view)

@@ -22,6 +22,9 @@ pub enum Invariant {
     ExecuteOrder,
     /// A correct replica produced evidence against a correct validator.
     FalseEvidence,
+    /// The durable certified chain is not a chain of certified blocks
+    /// extending the committed tip, or exceeds its bound.
+    PersistedChain,
     /// The configuration is impossible (e.g. more than `f` Byzantine validators).
     Config,
 }

@@ -75,23 +75,25 @@ pub struct SimConfig {
     pub partition: bool,
     /// Schedule crash/restart episodes of correct replicas during the faulty phase.
     pub crashes: bool,
-    /// Most crash episodes. [`SimConfig::from_seed`] allows only one when a
-    /// Byzantine validator is present: the core's `RecoveryState` holds no
-    /// uncommitted blocks, so if every correct holder of a certified block
-    /// crashes and only the Byzantine node keeps it, no leader can ever build
-    /// on the high QC again (a known core liveness issue; seeds 434 and 771
-    /// with three crash episodes and a silent node show it).
+    /// Most crash episodes of single correct replicas.
     pub crash_episodes_max: u32,
+    /// Crash every node (Byzantine ones too) at once at this virtual time
+    /// of the faulty phase, and restart them all `crash_all_down_ms` later
+    /// (a devnet restarting all its validators). Only their durable state
+    /// survives: safety state, committed log and certified chain.
+    pub crash_all_at_ms: Option<u64>,
+    /// How long every node stays down in a crash-all episode.
+    pub crash_all_down_ms: u64,
     /// The replicas' base view timeout.
     pub base_timeout_ms: u64,
     /// The replicas' timeout cap.
     pub max_timeout_ms: u64,
     /// Count, instead of failing on, proposal-equivocation evidence against a
-    /// correct validator that restarted: the core does not persist the last
-    /// proposed view, so a leader that crashes after proposing (and voting)
-    /// in view `v` restarts in `v` and signs a second proposal for it. A known
-    /// core issue, reported in [`crate::EvidenceCounts::restart_reproposals`];
-    /// set to false to see it fail (seed 151).
+    /// correct validator that restarted (reported in
+    /// [`crate::EvidenceCounts::restart_reproposals`]). Off by default: the
+    /// core persists the last proposed view, so a restarted leader never
+    /// signs a second proposal for a view (seed 151 once showed it did).
+    /// Only for diagnosing a core that regressed.
     pub tolerate_restart_reproposal: bool,
 }
 
@@ -113,16 +115,19 @@ impl Default for SimConfig {
             crashes: false,
             base_timeout_ms: 250,
             max_timeout_ms: 1_600,
-            tolerate_restart_reproposal: true,
+            tolerate_restart_reproposal: false,
             crash_episodes_max: 3,
+            crash_all_at_ms: None,
+            crash_all_down_ms: 1_000,
         }
     }
 }
 
 impl SimConfig {
     /// The scenario a seed stands for: the size, fault rates, partitions,
-    /// crashes and Byzantine mocks are all drawn from `seed` (on a stream
-    /// separate from the run's own randomness).
+    /// crashes (one in eight seeds crashes every node at once) and Byzantine
+    /// mocks are all drawn from `seed` (on a stream separate from the run's
+    /// own randomness).
     pub fn from_seed(seed: u64) -> Self {
         let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed_c0f1_9000_0001);
         let replicas = if rng.gen_ratio(1, 8) { 7 } else { 4 };
@@ -138,10 +143,8 @@ impl SimConfig {
                 nodes.push((index, kind));
             }
         }
-        let crash_episodes_max = if nodes.is_empty() { 3 } else { 1 };
-        Self {
+        let mut config = Self {
             replicas,
-            crash_episodes_max,
             byzantine: ByzantineMix { nodes, replay: rng.gen_ratio(1, 3) },
             drop_rate: rng.gen_range(0.0..0.1),
             dup_rate: rng.gen_range(0.0..0.05),
@@ -149,7 +152,14 @@ impl SimConfig {
             partition: rng.gen_bool(0.5),
             crashes: rng.gen_bool(0.5),
             ..Self::default()
+        };
+        // Drawn last so the fields above keep the values earlier versions drew.
+        if rng.gen_ratio(1, 8) {
+            let end = config.fault_phase_ms;
+            config.crash_all_at_ms = Some(rng.gen_range(300..end / 2));
+            config.crash_all_down_ms = rng.gen_range(100..end / 2);
         }
+        config
     }
 
     /// `f`, the number of faulty validators tolerated.
@@ -180,5 +190,8 @@ mod tests {
         }
         assert!(configs.iter().any(|c| c.replicas == 7));
         assert!(configs.iter().any(|c| c.partition && c.crashes && c.byzantine.replay));
+        assert!(configs
+            .iter()
+            .any(|c| c.crash_all_at_ms.is_some() && !c.byzantine.nodes.is_empty()));
     }
 }

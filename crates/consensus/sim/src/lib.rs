@@ -5,8 +5,8 @@
 //! state machine against a virtual clock (an event queue ordered by
 //! `(time, sequence)`), a simulated network that loses, delays, duplicates,
 //! reorders, partitions and replays messages, crash/restart episodes (a
-//! restarted replica keeps only its persisted safety state and committed
-//! log), a fake builder/executor/payload store, and Byzantine mocks
+//! restarted replica keeps only its persisted safety state, committed log
+//! and certified chain; one episode may crash every node at once), a fake builder/executor/payload store, and Byzantine mocks
 //! (equivocating leader, twins, silent node, forger, wrong state root).
 //! Everything is drawn from one seed: `run(seed, &SimConfig::from_seed(seed))`
 //! always does exactly the same thing, so any failure replays with
@@ -14,8 +14,8 @@
 //!
 //! Invariants are checked as the run goes (agreement between correct
 //! replicas, valid certificates on commits, contiguous commits, persist
-//! before sign, no safety-state regression, no evidence against correct
-//! validators) and at its end (liveness after the faults stop).
+//! before sign, no safety-state regression, a well-formed durable
+//! certified chain, no evidence against correct validators) and at its end (liveness after the faults stop).
 
 mod byzantine;
 mod check;

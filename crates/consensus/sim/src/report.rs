@@ -94,9 +94,9 @@ pub struct EvidenceCounts {
     pub proposal_equivocation: u64,
     /// `Evidence::VoteEquivocation`.
     pub vote_equivocation: u64,
-    /// Proposal equivocations by a correct validator that re-proposed in
-    /// its last voted view after a restart (the known core issue tolerated
-    /// by [`SimConfig::tolerate_restart_reproposal`]).
+    /// Proposal equivocations by a correct validator that re-proposed after
+    /// a restart, counted only when [`SimConfig::tolerate_restart_reproposal`]
+    /// is set (otherwise they fail the run as `FalseEvidence`).
     pub restart_reproposals: u64,
 }
 

@@ -7,8 +7,8 @@ use crate::net::{random_split, NetworkModel};
 use crate::report::{EvidenceCounts, FaultCounts, MetricTotals, NetStats};
 use alloy_primitives::{keccak256, Address, B256};
 use phalanx_consensus_core::{
-    BlockId, BlockRef, CertifiedBlock, Ed25519Signer, Event, ExecDigest, Message, RecoveryState,
-    Replica, ReplicaConfig, SafetyState, Signer, ValidatorIndex, ValidatorSet, View,
+    BlockId, BlockRef, CertifiedBlock, Ed25519Signer, Event, ExecDigest, Height, Message,
+    RecoveryState, Replica, ReplicaConfig, SafetyState, Signer, ValidatorIndex, ValidatorSet, View,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -86,6 +86,9 @@ pub(crate) struct Node {
     pub(crate) persisted: SafetyState,
     /// Durable: the committed blocks, heights 1.. in order.
     pub(crate) log: Vec<CertifiedBlock>,
+    /// Durable: the certified chain above the committed tip
+    /// (`Action::PersistCertified`), by height.
+    pub(crate) certified: BTreeMap<Height, CertifiedBlock>,
     /// The driver's (volatile) execution state: results per executed block.
     pub(crate) execs: BTreeMap<BlockId, ExecDigest>,
     /// Metrics of earlier incarnations.
@@ -206,6 +209,13 @@ impl World {
                 self.schedule(start + down, Item::Restart(node));
             }
         }
+        if let Some(at) = self.config.crash_all_at_ms {
+            let down = self.config.crash_all_down_ms;
+            for node in 0..self.nodes.len() {
+                self.schedule(at, Item::Crash(node));
+                self.schedule(at + down, Item::Restart(node));
+            }
+        }
         if self.config.byzantine.replay {
             let first = self.rng.gen_range(100..600);
             self.schedule(first, Item::Replay);
@@ -217,12 +227,18 @@ impl World {
     pub(crate) fn start_replica(&mut self, i: usize) -> Result<(), Violation> {
         let node = &mut self.nodes[i];
         let genesis = self.validators.genesis_id();
+        let certified: Vec<CertifiedBlock> = node.certified.values().cloned().collect();
         let recovered = match node.log.last() {
-            None => RecoveryState { safety: node.persisted, ..RecoveryState::genesis(genesis) },
+            None => RecoveryState {
+                safety: node.persisted,
+                certified,
+                ..RecoveryState::genesis(genesis)
+            },
             Some(cb) => RecoveryState {
                 safety: node.persisted,
                 root: BlockRef { id: cb.qc.block_id, view: cb.block.view, height: cb.block.height },
                 root_qc: cb.qc.clone(),
+                certified,
             },
         };
         node.execs = BTreeMap::from([(genesis, B256::ZERO)]);
@@ -411,6 +427,7 @@ fn new_node(index: u16, kind: Option<ByzantineKind>) -> Node {
         timer_token: 0,
         persisted: SafetyState::default(),
         log: Vec::new(),
+        certified: BTreeMap::new(),
         execs: BTreeMap::new(),
         past: MetricTotals::default(),
     }

@@ -70,11 +70,20 @@ pub struct ExecutionSettings {
     /// Blocks with fewer transactions run serially (leader) or on one thread
     /// (validator). Default `phalanx_execution_parallel::DEFAULT_MIN_TXS_PARALLEL`.
     pub min_txs_parallel: usize,
+    /// Blocks whose known dependencies (static prediction on the leader, the
+    /// published graph on a validator) bound the speedup below this percent
+    /// of serial speed run serially; 0 never does. Default
+    /// `phalanx_execution_parallel::SEQUENTIAL_BOUND_PERCENT`.
+    pub sequential_bound_percent: u32,
 }
 
 impl Default for ExecutionSettings {
     fn default() -> Self {
-        Self { threads: 0, min_txs_parallel: phalanx_execution_parallel::DEFAULT_MIN_TXS_PARALLEL }
+        Self {
+            threads: 0,
+            min_txs_parallel: phalanx_execution_parallel::DEFAULT_MIN_TXS_PARALLEL,
+            sequential_bound_percent: phalanx_execution_parallel::SEQUENTIAL_BOUND_PERCENT,
+        }
     }
 }
 
@@ -86,6 +95,7 @@ impl ExecutionSettings {
             config.threads = self.threads;
         }
         config.min_txs_parallel = self.min_txs_parallel;
+        config.sequential_bound_percent = self.sequential_bound_percent;
         config
     }
 }

@@ -15,7 +15,9 @@ use phalanx_execution_schedule::{BlockSchedule, Schedule};
 const PROPOSER: Address = Address::repeat_byte(0xaa);
 
 fn parallel_fixture(senders: usize) -> Fixture {
-    fixture_with_senders(7, senders, ExecutionSettings { threads: 2, min_txs_parallel: 4 })
+    let execution =
+        ExecutionSettings { threads: 2, min_txs_parallel: 4, sequential_bound_percent: 0 };
+    fixture_with_senders(7, senders, execution)
 }
 
 fn spec(f: &Fixture) -> BlockSpec {

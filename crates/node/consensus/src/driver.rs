@@ -2,6 +2,7 @@
 //! feeds it network messages, timer expiries and execution results.
 
 use crate::batches::BatchStore;
+use crate::certified_file::CertifiedStore;
 use crate::extra::ProposalExtra;
 use crate::safety_file;
 use crate::wire::{encode_certificate, Batch, WireMsg, BATCHES_PER_RESPONSE_MAX};
@@ -81,6 +82,8 @@ pub struct Driver {
     pub(crate) jobs: mpsc::Sender<Job>,
     pub(crate) settings: DriverSettings,
     pub(crate) batches: BatchStore,
+    /// The durable certified chain (`PersistCertified`).
+    pub(crate) certified: CertifiedStore,
     pub(crate) blocks: HashMap<BlockId, BlockInfo>,
     pub(crate) executing: HashMap<BlockId, BlockInfo>,
     pub(crate) fetches: BTreeMap<BlockId, (Vec<B256>, u64)>,
@@ -182,6 +185,14 @@ impl Driver {
                 // Durable before any later action (a vote or timeout) leaves.
                 safety_file::persist(&self.settings.safety_path, &state)
                     .map_err(|e| fatal(format!("cannot persist consensus safety state: {e}")))?;
+            }
+            Action::PersistCertified { from_height, blocks } => {
+                // Durable, with the batches, before the PersistSafety that follows.
+                let (committed, batches) = (self.committed_height, &self.batches);
+                let batch_of = |d: &B256| batches.get(d).map(|b| (**b).clone());
+                self.certified
+                    .update(from_height, blocks, committed, batch_of)
+                    .map_err(|e| fatal(format!("cannot persist the certified chain: {e}")))?;
             }
             Action::BuildProposal { view, parent } => self.build(view, parent, false).await?,
             Action::FetchPayload { block_id, digests, from } => {

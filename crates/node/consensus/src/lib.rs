@@ -41,6 +41,7 @@
 //!   below the committed height; undecodable peer messages are counted and dropped.
 
 mod batches;
+mod certified_file;
 mod driver;
 pub mod extra;
 mod producer;

@@ -2,6 +2,7 @@
 //! validators agreed on.
 
 use crate::batches::BatchStore;
+use crate::certified_file::{self, CertifiedStore};
 use crate::driver::{BlockInfo, Driver, DriverMetrics, DriverSettings};
 use crate::safety_file;
 use crate::wire::decode_certificate;
@@ -94,6 +95,8 @@ pub struct ConsensusProducer {
     frame_bytes_max: u32,
     settings: DriverSettings,
     root: (B256, BlockInfo),
+    /// The durable certified chain; its batches seed the driver's batch store.
+    certified: CertifiedStore,
 }
 
 impl ConsensusProducer {
@@ -146,7 +149,10 @@ impl ConsensusProducer {
             })
             .collect();
         let safety_path = safety_file::safety_path(data_dir);
-        let (recovery, root) = recover(chain, genesis_block.hash(), &safety_path)?;
+        let certified_path = certified_file::certified_path(data_dir);
+        let certified = CertifiedStore::open(certified_path.clone())
+            .map_err(|e| recovery_err(format!("{}: {e}", certified_path.display())))?;
+        let (recovery, root) = recover(chain, genesis_block.hash(), &safety_path, &certified)?;
         let mut config = ReplicaConfig::new(
             validators.clone(),
             me,
@@ -173,6 +179,7 @@ impl ConsensusProducer {
                     .min(IDLE_PROPOSAL_DELAY_MAX_MS),
             },
             root,
+            certified,
         })
     }
 
@@ -207,6 +214,11 @@ impl ConsensusProducer {
         let worker = tokio::task::spawn_blocking(move || worker.run(jobs_rx, done_tx));
         let (root_id, root_info) = self.root;
         let committed_height = root_info.height;
+        // The recovered certified blocks are re-executed: their batches must be held.
+        let mut batches = BatchStore::new(BATCH_STORE_BYTES_MAX);
+        for batch in self.certified.batches() {
+            batches.insert(batch.clone());
+        }
         let driver = Driver {
             replica: self.replica,
             validators: self.validators,
@@ -214,7 +226,8 @@ impl ConsensusProducer {
             net: net.clone(),
             jobs: jobs_tx,
             settings: self.settings,
-            batches: BatchStore::new(BATCH_STORE_BYTES_MAX),
+            batches,
+            certified: self.certified,
             blocks: HashMap::from([(root_id, root_info)]),
             executing: HashMap::new(),
             fetches: BTreeMap::new(),
@@ -255,12 +268,14 @@ fn load_key(path: &Path) -> Result<SigningKey, DriverError> {
     Ok(SigningKey::from_bytes(&seed))
 }
 
-/// The recovery state: persisted safety plus the committed head as the root,
-/// decoded from the certificate stored with it.
+/// The recovery state: persisted safety, the committed head as the root
+/// (decoded from the certificate stored with it) and the durable certified
+/// chain above it (the replica verifies it and ignores blocks at or below the root).
 fn recover(
     chain: &Chain,
     genesis_id: B256,
     safety_path: &Path,
+    certified: &CertifiedStore,
 ) -> Result<(RecoveryState, (B256, BlockInfo)), DriverError> {
     let recovery_err = |reason: String| DriverError::Recovery { reason };
     let safety = safety_file::load(safety_path)
@@ -272,6 +287,7 @@ fn recover(
     if head.height == 0 {
         let mut state = RecoveryState::genesis(genesis_id);
         state.safety = safety;
+        state.certified = certified.blocks();
         return Ok((state, (genesis_id, root_info(0))));
     }
     let bytes = chain
@@ -284,6 +300,6 @@ fn recover(
         return Err(recovery_err("head certificate does not certify the head block".into()));
     }
     let root = cb.block.as_ref();
-    let state = RecoveryState { safety, root, root_qc: cb.qc };
+    let state = RecoveryState { safety, root, root_qc: cb.qc, certified: certified.blocks() };
     Ok((state, (root.id, root_info(root.height))))
 }

@@ -88,7 +88,11 @@ async fn start_cluster() -> Cluster {
             pool: Default::default(),
             // Every block, however small, takes the parallel paths: the
             // leader publishes a schedule and replicas follow it.
-            execution: phalanx_node_chain::ExecutionSettings { threads: 2, min_txs_parallel: 1 },
+            execution: phalanx_node_chain::ExecutionSettings {
+                threads: 2,
+                min_txs_parallel: 1,
+                sequential_bound_percent: 0,
+            },
             rpc,
             consensus: Some(settings),
         });

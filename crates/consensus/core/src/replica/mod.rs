@@ -5,8 +5,11 @@
 //! thread or randomness inside, so the same events always produce the same
 //! actions.
 
+mod durable;
 mod inbound;
 mod sync;
+
+pub use durable::MAX_PERSISTED_CERTIFIED;
 
 use crate::cert::{CertError, QuorumCert, Timeout, TimeoutCert, Vote};
 use crate::collect::{TimeoutCollector, VoteCollector, VoteOutcome};
@@ -16,8 +19,8 @@ use crate::pacemaker::{Entry, Pacemaker, TimeoutPolicy};
 use crate::safety::SafetyState;
 use crate::tree::{BlockTree, ExecState, Inserted};
 use crate::types::{
-    Block, BlockId, BlockProposalBody, BlockRef, ExecDigest, ValidatorIndex, View, MAX_EXTRA_BYTES,
-    MAX_PAYLOAD_DIGESTS,
+    Block, BlockId, BlockProposalBody, BlockRef, CertifiedBlock, ExecDigest, Height,
+    ValidatorIndex, View, MAX_EXTRA_BYTES, MAX_PAYLOAD_DIGESTS,
 };
 use crate::validators::{Signer, ValidatorSet};
 use ed25519_dalek::Signature;
@@ -64,8 +67,9 @@ impl ReplicaConfig {
     }
 }
 
-/// What a replica restarts from: its persisted safety state and the
-/// committed tip with the QC that certifies it.
+/// What a replica restarts from: its persisted safety state, the
+/// committed tip with the QC that certifies it, and the durable certified
+/// chain above that tip.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecoveryState {
     /// The last persisted [`Action::PersistSafety`] (default on first start).
@@ -74,6 +78,12 @@ pub struct RecoveryState {
     pub root: BlockRef,
     /// The QC certifying `root` ([`QuorumCert::genesis`] on first start).
     pub root_qc: QuorumCert,
+    /// The persisted certified chain ([`Action::PersistCertified`]) in
+    /// ascending height order, empty on first start. Blocks at or below
+    /// `root` are ignored; the rest must extend `root` one by one, each with
+    /// a verifying QC (see [`Replica::new`]). The driver must hold the
+    /// payload of each: the replica re-executes them after [`Event::Start`].
+    pub certified: Vec<CertifiedBlock>,
 }
 
 impl RecoveryState {
@@ -83,6 +93,7 @@ impl RecoveryState {
             safety: SafetyState::default(),
             root: BlockRef { id: genesis_id, view: 0, height: 0 },
             root_qc: QuorumCert::genesis(genesis_id),
+            certified: Vec::new(),
         }
     }
 }
@@ -107,6 +118,15 @@ pub enum ReplicaError {
     BadRoot {
         /// What is wrong.
         reason: String,
+    },
+    /// The recovered certified chain is corrupt: it does not link, or a QC
+    /// does not certify its block or does not verify.
+    #[error("recovered certified chain is invalid at height {height}: {reason}")]
+    BadCertifiedChain {
+        /// Height of the offending block.
+        height: Height,
+        /// What is wrong.
+        reason: &'static str,
     },
     /// A timing parameter is zero or inconsistent.
     #[error("invalid timing: {reason}")]
@@ -151,13 +171,22 @@ pub struct Replica {
     building: Option<(View, QuorumCert)>,
     sync: Option<SyncRequest>,
     verified: BTreeSet<(View, BlockId, ExecDigest)>,
+    /// `(height, id)` of the certified chain the driver holds durably above
+    /// the root, as last sent in [`Action::PersistCertified`].
+    durable: Vec<(Height, BlockId)>,
     metrics: Metrics,
 }
 
 impl Replica {
     /// Builds a replica from its configuration and recovered state. The first
-    /// view is the one after the highest of the root QC, the last voted view
-    /// and the last timeout, so a restarted replica never signs twice in a view.
+    /// view is the one after the highest recovered QC, even when the replica
+    /// had voted or timed out in later views: the certificates that took it
+    /// there may be lost if everyone restarted, so it rejoins where its QC
+    /// puts it and moves up through fresh timeouts. The safety state keeps
+    /// it from voting or proposing twice in a view
+    /// ([`SafetyState::last_voted_view`], [`SafetyState::last_proposed_view`]). The recovered certified chain is
+    /// verified (see [`RecoveryState::certified`]) and re-inserted into the
+    /// block tree; [`Event::Start`] asks the driver to re-execute it.
     pub fn new(config: ReplicaConfig, recovered: RecoveryState) -> Result<Self, ReplicaError> {
         let ReplicaConfig { validators, me, signer, .. } = config;
         let key = validators.key(me).ok_or(ReplicaError::NotAValidator { me })?;
@@ -174,14 +203,16 @@ impl Replica {
                 reason: "need 0 < base_timeout_ms <= max_timeout_ms",
             });
         }
-        let RecoveryState { safety, root, root_qc } = recovered;
+        let (root, root_qc) = (recovered.root, recovered.root_qc.clone());
         if root_qc.block_id != root.id || root_qc.view != root.view {
             return Err(ReplicaError::BadRoot { reason: "QC does not certify the root".into() });
         }
         root_qc.verify(&validators).map_err(|e| ReplicaError::BadRoot { reason: e.to_string() })?;
-        let start_view =
-            (root_qc.view + 1).max(safety.last_voted_view).max(safety.highest_timeout_view);
-        Ok(Self {
+        let chain = durable::verify_recovered(&validators, &recovered)?;
+        let safety = recovered.safety;
+        let high_view = chain.last().map_or(root_qc.view, |(_, cb)| cb.qc.view);
+        let start_view = high_view + 1;
+        let mut replica = Self {
             validators,
             me,
             signer,
@@ -202,8 +233,34 @@ impl Replica {
             building: None,
             sync: None,
             verified: BTreeSet::new(),
+            durable: Vec::new(),
             metrics: Metrics::default(),
-        })
+        };
+        replica.restore_chain(chain);
+        Ok(replica)
+    }
+
+    /// Re-inserts a verified recovered certified chain: each block is held
+    /// with its payload (the driver kept it) and waits for re-execution; the
+    /// lock, the high QC and the commit rule are re-applied.
+    fn restore_chain(&mut self, chain: Vec<(BlockId, CertifiedBlock)>) {
+        for (id, CertifiedBlock { block, qc }) in chain {
+            let (height, view, from) = (block.height, block.view, block.proposer);
+            let inserted = self.tree.insert(id, block, from, ExecState::Ready);
+            assert_eq!(inserted, Inserted::New, "a verified chain extends the root at {height}");
+            self.verified_insert(&qc);
+            self.tree.add_qc(&qc);
+            if let Some(next) =
+                self.tree.justify_view(&id).and_then(|v| self.safety.observe_two_chain(v))
+            {
+                self.safety = next;
+            }
+            self.tree.three_chain(&id);
+            if view > self.high_qc.view {
+                self.high_qc = qc;
+            }
+            self.durable.push((height, id));
+        }
     }
 
     /// Handles one event at virtual time `now_ms`; returns the actions to execute in order.
@@ -269,6 +326,8 @@ impl Replica {
             view: self.current_view(),
             duration_ms: self.pacemaker.timeout_ms(),
         });
+        // Re-execute the recovered certified chain (nothing on a fresh start).
+        self.drive_execution(out);
         self.try_build(out);
     }
 
@@ -288,7 +347,7 @@ impl Replica {
             out.push(Action::Broadcast { msg: Message::Timeout(t.clone()) });
             return;
         }
-        let Ok(next) = self.safety.timeout(view) else { return };
+        let next = self.safety.timeout(view);
         self.persist(next, out);
         let t = Timeout::new(
             self.signer.as_ref(),
@@ -308,7 +367,10 @@ impl Replica {
         self.collect_timeout(&t, out);
     }
 
+    /// Makes `next` (and the certified chain it may depend on) durable
+    /// before the signature it covers leaves.
     fn persist(&mut self, next: SafetyState, out: &mut Vec<Action>) {
+        self.refresh_certified(out);
         self.safety = next;
         out.push(Action::PersistSafety(next));
     }
@@ -388,6 +450,7 @@ impl Replica {
         if self.validators.leader(view) != self.me
             || self.building.is_some()
             || self.proposals.contains_key(&view)
+            || view <= self.safety.last_proposed_view
         {
             return;
         }
@@ -426,6 +489,7 @@ impl Replica {
             proposer: self.me,
             justify,
         };
+        let Ok(next) = self.safety.propose(view) else { return };
         let proposal =
             Proposal::new(self.signer.as_ref(), self.validators.genesis_id(), block.clone(), tc);
         let id = block.id();
@@ -433,6 +497,8 @@ impl Replica {
             self.metrics.rejected_capacity += 1;
             return;
         }
+        // Durable before the proposal leaves: never a second block for `view`.
+        self.persist(next, out);
         self.proposals.insert(view, (id, proposal.signature));
         self.metrics.proposals_sent += 1;
         out.push(Action::Broadcast { msg: Message::Proposal(proposal) });

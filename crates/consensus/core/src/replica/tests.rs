@@ -31,6 +31,10 @@ struct Net {
     now_ms: u64,
     committed: Vec<Vec<(Height, BlockId)>>,
     persisted: Vec<SafetyState>,
+    /// Durable certified chains (`PersistCertified`), by height.
+    durable: Vec<BTreeMap<Height, CertifiedBlock>>,
+    /// Durable committed tips.
+    roots: Vec<Option<CertifiedBlock>>,
     evidence: Vec<Evidence>,
     byzantine_exec: Option<usize>,
 }
@@ -54,6 +58,8 @@ impl Net {
             now_ms: 0,
             committed: vec![Vec::new(); n],
             persisted: vec![SafetyState::default(); n],
+            durable: vec![BTreeMap::new(); n],
+            roots: vec![None; n],
             evidence: Vec::new(),
             byzantine_exec: None,
         };
@@ -70,9 +76,16 @@ impl Net {
         }
     }
 
-    /// Executes one replica's actions in order, checking persist-before-sign.
+    /// Executes one replica's actions in order, checking persist-before-sign
+    /// and that every certified-chain update comes right before a safety persist.
     fn perform(&mut self, i: usize, actions: Vec<Action>) {
+        let mut certified_pending = false;
         for action in actions {
+            assert!(
+                !certified_pending || matches!(action, Action::PersistSafety(_)),
+                "PersistCertified must be followed by PersistSafety, got {action:?}"
+            );
+            certified_pending = false;
             match action {
                 Action::Send { to, msg } => {
                     self.check_signed_after_persist(i, &msg);
@@ -114,12 +127,21 @@ impl Net {
                     );
                     self.persisted[i] = s;
                 }
+                Action::PersistCertified { from_height, blocks } => {
+                    certified_pending = true;
+                    let chain = &mut self.durable[i];
+                    chain.split_off(&from_height);
+                    chain.extend(blocks.into_iter().map(|cb| (cb.block.height, cb)));
+                    assert!(chain.len() <= MAX_PERSISTED_CERTIFIED);
+                }
                 Action::Commit { blocks } => {
                     for cb in blocks {
                         let last = self.committed[i].last().map_or(0, |(h, _)| *h);
                         assert_eq!(cb.block.height, last + 1, "commits are contiguous");
                         assert_eq!(cb.qc.block_id, cb.block.id());
                         self.committed[i].push((cb.block.height, cb.qc.block_id));
+                        self.durable[i] = self.durable[i].split_off(&(cb.block.height + 1));
+                        self.roots[i] = Some(cb);
                     }
                 }
                 Action::Evidence(e) => self.evidence.push(e),
@@ -185,6 +207,37 @@ impl Net {
 
     fn replica(&self, i: usize) -> &Replica {
         self.replicas[i].as_ref().unwrap()
+    }
+
+    /// What replica `i` restarts from: only its durable state.
+    fn recovery(&self, i: usize) -> RecoveryState {
+        let genesis = set_of(&signers(self.replicas.len())).genesis_id();
+        let mut state = match &self.roots[i] {
+            None => RecoveryState::genesis(genesis),
+            Some(cb) => RecoveryState {
+                root: cb.block.as_ref(),
+                root_qc: cb.qc.clone(),
+                ..RecoveryState::genesis(genesis)
+            },
+        };
+        state.safety = self.persisted[i];
+        state.certified = self.durable[i].values().cloned().collect();
+        state
+    }
+
+    /// Crashes every replica at once (in-flight messages and timers are
+    /// lost) and restarts each from its durable state.
+    fn restart_all(&mut self) {
+        self.queue.clear();
+        self.timers.clear();
+        let s = signers(self.replicas.len());
+        for i in 0..self.replicas.len() {
+            if self.replicas[i].is_some() {
+                let recovered = self.recovery(i);
+                self.replicas[i] = Some(Replica::new(config(&s, i as u16), recovered).unwrap());
+                self.queue.push_back((i, Event::Start));
+            }
+        }
     }
 }
 
@@ -387,3 +440,5 @@ fn same_events_give_same_actions() {
     };
     assert_eq!(run(), run());
 }
+
+mod durable;

@@ -1,0 +1,114 @@
+//! Durability across restarts: the proposed view and the certified chain.
+
+use super::*;
+
+/// The index of the first `PersistSafety` satisfying `pred`, and its state.
+fn persisted_where(
+    actions: &[Action],
+    pred: impl Fn(&SafetyState) -> bool,
+) -> (usize, SafetyState) {
+    actions
+        .iter()
+        .enumerate()
+        .find_map(|(k, a)| match a {
+            Action::PersistSafety(s) if pred(s) => Some((k, *s)),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no matching PersistSafety in {actions:?}"))
+}
+
+#[test]
+fn restarted_leader_never_signs_a_second_proposal() {
+    let (mut r, s) = fresh(1);
+    let actions = r.handle(0, Event::Start);
+    assert!(actions.iter().any(|a| matches!(a, Action::BuildProposal { view: 1, .. })));
+    let body = BlockProposalBody { payload: Vec::new(), exec: exec_of(&[]), extra: Vec::new() };
+    let actions = r.handle(0, Event::ProposalReady { view: 1, block: body });
+    let (at, state) = persisted_where(&actions, |s| s.last_proposed_view == 1);
+    let sent = actions
+        .iter()
+        .position(|a| matches!(a, Action::Broadcast { msg: Message::Proposal(_) }))
+        .expect("the proposal is broadcast");
+    assert!(at < sent, "the proposed view is durable before the proposal leaves: {actions:?}");
+    // Crash right after the proposal left (before anything else was persisted).
+    let genesis = set_of(&s).genesis_id();
+    let recovered = RecoveryState { safety: state, ..RecoveryState::genesis(genesis) };
+    let mut r = Replica::new(config(&s, 1), recovered).unwrap();
+    assert_eq!(r.current_view(), 1, "restarts in the view it proposed in");
+    let actions = r.handle(0, Event::Start);
+    assert!(!actions.iter().any(|a| matches!(a, Action::BuildProposal { .. })), "{actions:?}");
+    // Its timer still fires and it times out of the view as usual.
+    let actions = r.handle(100, Event::TimerFired { view: 1 });
+    assert!(actions.iter().any(|a| matches!(a, Action::Broadcast { msg: Message::Timeout(_) })));
+}
+
+/// A four-replica net that committed a few blocks and holds certified,
+/// uncommitted blocks in some durable chain.
+fn net_with_certified_chain() -> Net {
+    let mut net = Net::new(4, &[]);
+    assert!(net.run_until(20_000, |n| n.min_committed() >= 6));
+    assert!((0..4).any(|i| !net.durable[i].is_empty()), "nothing certified above the root");
+    net
+}
+
+#[test]
+fn restarting_every_replica_at_once_resumes_from_the_certified_chain() {
+    let mut net = net_with_certified_chain();
+    let locks: Vec<View> = net.persisted.iter().map(|s| s.preferred_view).collect();
+    net.restart_all();
+    for (i, lock) in locks.into_iter().enumerate() {
+        assert_eq!(net.replica(i).pending_blocks(), net.durable[i].len(), "replica {i}");
+        assert!(net.replica(i).safety_state().preferred_view >= lock, "the lock is kept");
+        let high = net.durable[i].values().last().map(|cb| cb.qc.view);
+        assert!(high.is_none_or(|v| v >= lock), "the chain reaches the lock");
+    }
+    let target = net.min_committed() + 10;
+    assert!(net.run_until(100_000, |n| n.min_committed() >= target), "commits resume");
+    net.assert_consistent();
+    assert!(net.evidence.is_empty(), "{:?}", net.evidence);
+}
+
+#[test]
+fn restarting_every_replica_twice_in_a_row_is_fine() {
+    let mut net = net_with_certified_chain();
+    net.restart_all();
+    // Crash again mid-recovery, a few hundred events after the first restart.
+    let partial = net.min_committed() + 1;
+    net.run_until(300, |n| n.min_committed() >= partial);
+    net.restart_all();
+    let target = net.min_committed() + 5;
+    assert!(net.run_until(100_000, |n| n.min_committed() >= target));
+    net.assert_consistent();
+}
+
+#[test]
+fn recovery_verifies_the_certified_chain() {
+    let net = net_with_certified_chain();
+    let i = (0..4).max_by_key(|&i| net.durable[i].len()).unwrap();
+    let s = signers(4);
+    let base = net.recovery(i);
+    let chain = base.certified.clone();
+    let build = |certified: Vec<CertifiedBlock>| {
+        Replica::new(config(&s, i as u16), RecoveryState { certified, ..base.clone() })
+    };
+    assert_eq!(build(chain.clone()).unwrap().pending_blocks(), chain.len());
+    // A QC that does not verify is corruption.
+    let mut forged = chain.clone();
+    forged[0].qc.signatures[0].1 = forged[0].qc.signatures[1].1;
+    assert!(matches!(build(forged), Err(ReplicaError::BadCertifiedChain { .. })));
+    // A QC for another block is corruption.
+    let mut moved = chain.clone();
+    moved[0].qc.block_id = B256::repeat_byte(9);
+    assert!(matches!(build(moved), Err(ReplicaError::BadCertifiedChain { .. })));
+    // Blocks at or below the root are ignored (the driver may not have pruned them).
+    let mut with_root = vec![net.roots[i].clone().unwrap()];
+    with_root.extend(chain.iter().cloned());
+    assert_eq!(build(with_root).unwrap().pending_blocks(), chain.len());
+    // A chain that does not start on the root is a pruned fork: dropped whole.
+    assert_eq!(build(chain[1..].to_vec()).unwrap().pending_blocks(), 0);
+    if chain.len() >= 3 {
+        let mut gap = chain.clone();
+        gap.remove(1);
+        assert!(matches!(build(gap), Err(ReplicaError::BadCertifiedChain { .. })));
+    }
+}

@@ -1,0 +1,232 @@
+//! Durable storage of the replica's certified chain
+//! ([`Action::PersistCertified`](phalanx_consensus_core::Action::PersistCertified)):
+//! the certified, not yet committed blocks above the committed head, each
+//! with the batches its payload digests name. Consensus runs on hashes, so
+//! without the batches a block could not be re-executed after every
+//! validator restarted at once.
+//!
+//! The whole chain (at most [`MAX_PERSISTED_CERTIFIED`] blocks, two or three
+//! in steady state) is rewritten atomically on each update with
+//! [`safety_file::write_atomically`]. Blocks at or below the committed head
+//! are dropped from memory on commit and from the file on the next update;
+//! the replica ignores any left over.
+
+use crate::safety_file;
+use crate::wire::{decode_certificate, encode_certificate, Batch};
+use alloy_primitives::B256;
+use phalanx_consensus_core::{CertifiedBlock, Height, MAX_PERSISTED_CERTIFIED};
+use std::collections::BTreeMap;
+use std::io::{Error, ErrorKind};
+use std::path::{Path, PathBuf};
+
+const MAGIC: &[u8; 4] = b"PXCC";
+const VERSION: u8 = 1;
+
+/// The certified-chain file of a node whose data directory is `data_dir`.
+pub fn certified_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("consensus").join("certified.bin")
+}
+
+/// The persisted certified chain, mirrored in memory.
+#[derive(Debug)]
+pub struct CertifiedStore {
+    path: PathBuf,
+    chain: BTreeMap<Height, (CertifiedBlock, Vec<Batch>)>,
+}
+
+fn invalid(reason: String) -> Error {
+    Error::new(ErrorKind::InvalidData, reason)
+}
+
+impl CertifiedStore {
+    /// Loads the chain at `path` (empty when the file does not exist) and
+    /// checks its invariants: a chain of ascending, linked heights, at most
+    /// [`MAX_PERSISTED_CERTIFIED`] blocks, each with exactly its payload's
+    /// batches. A file that breaks them is an error, not a fresh start.
+    pub fn open(path: PathBuf) -> std::io::Result<Self> {
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                return Ok(Self { path, chain: BTreeMap::new() })
+            }
+            Err(e) => return Err(e),
+        };
+        let entries = decode(&bytes)?;
+        let store = Self {
+            path,
+            chain: entries.into_iter().map(|(cb, b)| (cb.block.height, (cb, b))).collect(),
+        };
+        store.check()?;
+        Ok(store)
+    }
+
+    /// The certified blocks, ascending (for `RecoveryState::certified`).
+    pub fn blocks(&self) -> Vec<CertifiedBlock> {
+        self.chain.values().map(|(cb, _)| cb.clone()).collect()
+    }
+
+    /// Every batch the chain's blocks order.
+    pub fn batches(&self) -> impl Iterator<Item = &Batch> {
+        self.chain.values().flat_map(|(_, batches)| batches.iter())
+    }
+
+    /// Applies a `PersistCertified` update and writes the chain durably:
+    /// replaces the blocks at heights `>= from_height` with `blocks`, drops
+    /// those at or below `committed_height`. `batch_of` must know every
+    /// batch the new blocks order (the core only sends blocks whose payload
+    /// is held).
+    pub fn update(
+        &mut self,
+        from_height: Height,
+        blocks: Vec<CertifiedBlock>,
+        committed_height: Height,
+        batch_of: impl Fn(&B256) -> Option<Batch>,
+    ) -> std::io::Result<()> {
+        self.chain.split_off(&from_height);
+        for cb in blocks {
+            let batches = cb
+                .block
+                .payload
+                .iter()
+                .map(|d| batch_of(d).ok_or_else(|| invalid(format!("batch {d} is not held"))))
+                .collect::<Result<Vec<Batch>, Error>>()?;
+            self.chain.insert(cb.block.height, (cb, batches));
+        }
+        self.prune_committed(committed_height);
+        self.check()?;
+        safety_file::write_atomically(&self.path, &encode(self.chain.values()))
+    }
+
+    /// Forgets the blocks at or below `height` (just committed; the commit
+    /// stores them with their batches). The file follows at the next update.
+    pub fn prune_committed(&mut self, height: Height) {
+        self.chain = self.chain.split_off(&(height.saturating_add(1)));
+    }
+
+    fn check(&self) -> std::io::Result<()> {
+        if self.chain.len() > MAX_PERSISTED_CERTIFIED {
+            return Err(invalid(format!("{} certified blocks", self.chain.len())));
+        }
+        let mut prev: Option<(Height, B256)> = None;
+        for (height, (cb, batches)) in &self.chain {
+            let id = cb.block.id();
+            if cb.block.height != *height || cb.qc.block_id != id {
+                return Err(invalid(format!(
+                    "entry at height {height} is not its certified block"
+                )));
+            }
+            if prev.is_some_and(|(h, pid)| h + 1 != *height || pid != cb.block.parent_id) {
+                return Err(invalid(format!("block at height {height} does not extend the chain")));
+            }
+            let digests: Vec<B256> = batches.iter().map(Batch::digest).collect();
+            if digests != cb.block.payload {
+                return Err(invalid(format!("batches at height {height} differ from the payload")));
+            }
+            prev = Some((*height, id));
+        }
+        Ok(())
+    }
+}
+
+fn encode<'a>(entries: impl Iterator<Item = &'a (CertifiedBlock, Vec<Batch>)>) -> Vec<u8> {
+    let encoded: Vec<Vec<u8>> = entries.map(|(cb, b)| encode_certificate(cb, b)).collect();
+    let mut out = MAGIC.to_vec();
+    out.push(VERSION);
+    // Counts and lengths are bounded far below u32::MAX (MAX_PERSISTED_CERTIFIED, frame limits).
+    out.extend_from_slice(&(encoded.len() as u32).to_be_bytes());
+    for entry in encoded {
+        out.extend_from_slice(&(entry.len() as u32).to_be_bytes());
+        out.extend_from_slice(&entry);
+    }
+    out
+}
+
+fn decode(bytes: &[u8]) -> std::io::Result<Vec<(CertifiedBlock, Vec<Batch>)>> {
+    let short = || invalid("certified chain file is truncated".into());
+    let (head, mut rest) = bytes.split_at_checked(MAGIC.len() + 1).ok_or_else(short)?;
+    if &head[..4] != MAGIC || head[4] != VERSION {
+        return Err(invalid("certified chain file has an unknown header".into()));
+    }
+    let word = |rest: &mut &[u8]| -> std::io::Result<usize> {
+        let (w, tail) = rest.split_at_checked(4).ok_or_else(short)?;
+        *rest = tail;
+        Ok(u32::from_be_bytes(w.try_into().expect("4 bytes")) as usize)
+    };
+    let count = word(&mut rest)?;
+    if count > MAX_PERSISTED_CERTIFIED {
+        return Err(invalid(format!("{count} certified blocks")));
+    }
+    let mut out = Vec::with_capacity(count);
+    for _ in 0..count {
+        let len = word(&mut rest)?;
+        let (entry, tail) = rest.split_at_checked(len).ok_or_else(short)?;
+        rest = tail;
+        out.push(decode_certificate(entry).map_err(|e| invalid(e.to_string()))?);
+    }
+    if !rest.is_empty() {
+        return Err(invalid("trailing bytes after the certified chain".into()));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use phalanx_consensus_core::{Block, QuorumCert, ValidatorIndex};
+
+    fn chain(batches: &[Batch]) -> Vec<CertifiedBlock> {
+        let mut parent = B256::repeat_byte(1);
+        (1..=3u64)
+            .map(|height| {
+                let block = Block {
+                    view: height,
+                    height,
+                    parent_id: parent,
+                    payload: vec![batches[height as usize - 1].digest()],
+                    exec: B256::repeat_byte(height as u8),
+                    extra: Vec::new(),
+                    proposer: ValidatorIndex(0),
+                    justify: QuorumCert::genesis(parent),
+                };
+                parent = block.id();
+                let qc = QuorumCert {
+                    view: height,
+                    block_id: parent,
+                    exec: block.exec,
+                    signatures: Vec::new(),
+                };
+                CertifiedBlock { block, qc }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn updates_persist_reload_and_prune() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = certified_path(dir.path());
+        let batches: Vec<Batch> = (0..3u8).map(|i| Batch { txs: vec![vec![i; 5]] }).collect();
+        let by_digest = |d: &B256| batches.iter().find(|b| b.digest() == *d).cloned();
+        let blocks = chain(&batches);
+        let mut store = CertifiedStore::open(path.clone()).unwrap();
+        assert!(store.blocks().is_empty(), "no file is an empty chain");
+        store.update(1, blocks[..2].to_vec(), 0, by_digest).unwrap();
+        store.update(3, blocks[2..].to_vec(), 1, by_digest).unwrap();
+        let reloaded = CertifiedStore::open(path.clone()).unwrap();
+        assert_eq!(reloaded.blocks(), blocks[1..].to_vec(), "height 1 was committed");
+        assert_eq!(reloaded.batches().cloned().collect::<Vec<_>>(), batches[1..].to_vec());
+        // Truncation: an update from height 3 with nothing drops height 3.
+        store.update(3, Vec::new(), 1, by_digest).unwrap();
+        assert_eq!(CertifiedStore::open(path.clone()).unwrap().blocks(), blocks[1..2].to_vec());
+        // A missing batch is refused; a block that does not extend the chain is refused.
+        assert!(store.update(3, blocks[2..].to_vec(), 1, |_| None).is_err());
+        let mut forked = blocks[2].clone();
+        forked.block.parent_id = B256::repeat_byte(7);
+        forked.qc.block_id = forked.block.id();
+        let mut store = CertifiedStore::open(path.clone()).unwrap();
+        assert!(store.update(3, vec![forked], 1, by_digest).is_err());
+        // A torn file is an error.
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() - 1]).unwrap();
+        assert!(CertifiedStore::open(path).is_err());
+    }
+}
