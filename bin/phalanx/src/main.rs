@@ -14,6 +14,14 @@ mod verify;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+/// mimalloc instead of glibc's allocator: execution allocates and frees many
+/// small objects per transaction on several threads, and glibc returned the
+/// memory to the kernel after each block only to fault it in again (perf:
+/// page faults under the multi-version memory's inserts). pevm does the same
+/// with snmalloc.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "phalanx",
