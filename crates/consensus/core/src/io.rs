@@ -119,11 +119,22 @@ pub enum Action {
     /// (batches) of every block here is held by the driver (its
     /// `FetchPayload` was answered, or it built the block) and must be kept
     /// with it: after a restart the block is re-executed ([`Action::Execute`]).
+    ///
+    /// `voted` is the *voted block*: the block of this replica's latest vote
+    /// when it is not yet in the chain (it has no QC this replica knows of)
+    /// and its parent is the root or a block of the chain. It replaces the
+    /// previously persisted voted block (`None` clears it) and comes back in
+    /// [`crate::RecoveryState::voted`]. A leader can form a QC from votes
+    /// alone; if every correct voter crashed, only their durable copies let
+    /// anyone fetch the certified block. Its payload is held and kept like
+    /// the chain's.
     PersistCertified {
         /// Lowest height replaced.
         from_height: Height,
         /// The new blocks from `from_height` upward, each with its QC.
         blocks: Vec<CertifiedBlock>,
+        /// The voted block, replacing the persisted one.
+        voted: Option<Block>,
     },
     /// These blocks are final, in height order, each with the QC certifying it.
     /// Each has been executed locally (its `Execute` was answered `ok`).

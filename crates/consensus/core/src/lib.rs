@@ -26,7 +26,10 @@
 //!   has the driver persist the certified, uncommitted chain its lock may
 //!   refer to ([`Action::PersistCertified`]); it comes back in
 //!   [`RecoveryState::certified`] and is re-executed after a restart, so even
-//!   restarting every replica at once loses no block a lock needs.
+//!   restarting every replica at once loses no block a lock needs. The
+//!   block of its latest vote is persisted with it (the *voted block*,
+//!   [`RecoveryState::voted`]), so a QC formed from votes alone never
+//!   certifies a block that every voter lost in a crash.
 //! * Pacemaker: per-view timeouts with exponential backoff; on expiry a signed
 //!   [`Timeout`] carrying the high QC is broadcast; `2f + 1` of them form a
 //!   [`TimeoutCert`] that moves everyone to the next view; `f + 1` make a

@@ -57,8 +57,9 @@ impl World {
                 }
                 self.nodes[i].persisted = s;
             }
-            Action::PersistCertified { from_height, blocks } => {
-                self.persist_certified(i, from_height, blocks)?
+            Action::PersistCertified { from_height, blocks, voted } => {
+                self.persist_certified(i, from_height, blocks)?;
+                self.persist_voted(i, voted)?
             }
             Action::Commit { blocks } => self.commit(i, blocks)?,
             Action::Evidence(e) => self.evidence(i, &e)?,
@@ -200,6 +201,29 @@ impl World {
         if node.certified.len() > MAX_PERSISTED_CERTIFIED {
             return Err(bad(format!("{} certified blocks persisted", node.certified.len())));
         }
+        Ok(())
+    }
+
+    /// Replaces node `i`'s durable voted block and checks it extends the
+    /// committed tip or a block of the just-updated certified chain.
+    fn persist_voted(&mut self, i: usize, voted: Option<Block>) -> Result<(), Violation> {
+        let node = &mut self.nodes[i];
+        if let Some(block) = &voted {
+            let tip = node
+                .log
+                .last()
+                .map_or((self.validators.genesis_id(), 0), |cb| (cb.qc.block_id, cb.block.height));
+            let parent = std::iter::once(tip)
+                .chain(node.certified.values().map(|cb| (cb.qc.block_id, cb.block.height)))
+                .find(|(id, _)| *id == block.parent_id);
+            if parent.is_none_or(|(_, height)| height + 1 != block.height) {
+                return Err(Violation::new(
+                    Invariant::PersistedChain,
+                    format!("node {i}: voted block at {} extends no durable block", block.height),
+                ));
+            }
+        }
+        node.voted = voted;
         Ok(())
     }
 

@@ -7,7 +7,7 @@ use crate::net::{random_split, NetworkModel};
 use crate::report::{EvidenceCounts, FaultCounts, MetricTotals, NetStats};
 use alloy_primitives::{keccak256, Address, B256};
 use phalanx_consensus_core::{
-    BlockId, BlockRef, CertifiedBlock, Ed25519Signer, Event, ExecDigest, Height, Message,
+    Block, BlockId, BlockRef, CertifiedBlock, Ed25519Signer, Event, ExecDigest, Height, Message,
     RecoveryState, Replica, ReplicaConfig, SafetyState, Signer, ValidatorIndex, ValidatorSet, View,
 };
 use rand::rngs::StdRng;
@@ -89,6 +89,8 @@ pub(crate) struct Node {
     /// Durable: the certified chain above the committed tip
     /// (`Action::PersistCertified`), by height.
     pub(crate) certified: BTreeMap<Height, CertifiedBlock>,
+    /// Durable: the voted block (`PersistCertified::voted`).
+    pub(crate) voted: Option<Block>,
     /// The driver's (volatile) execution state: results per executed block.
     pub(crate) execs: BTreeMap<BlockId, ExecDigest>,
     /// Metrics of earlier incarnations.
@@ -232,6 +234,7 @@ impl World {
             None => RecoveryState {
                 safety: node.persisted,
                 certified,
+                voted: node.voted.clone(),
                 ..RecoveryState::genesis(genesis)
             },
             Some(cb) => RecoveryState {
@@ -239,6 +242,7 @@ impl World {
                 root: BlockRef { id: cb.qc.block_id, view: cb.block.view, height: cb.block.height },
                 root_qc: cb.qc.clone(),
                 certified,
+                voted: node.voted.clone(),
             },
         };
         node.execs = BTreeMap::from([(genesis, B256::ZERO)]);
@@ -428,6 +432,7 @@ fn new_node(index: u16, kind: Option<ByzantineKind>) -> Node {
         persisted: SafetyState::default(),
         log: Vec::new(),
         certified: BTreeMap::new(),
+        voted: None,
         execs: BTreeMap::new(),
         past: MetricTotals::default(),
     }

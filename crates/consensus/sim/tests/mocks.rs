@@ -138,3 +138,15 @@ fn seeds_434_and_771_survive_crashing_everyone() {
         }
     }
 }
+
+#[test]
+fn seed_3213_recovers_a_block_certified_by_votes_alone() {
+    // The next leader formed QC(15) from three votes without ever receiving
+    // the block, and the three voters crashed before learning the QC: every
+    // high QC pointed at a block no one held. Voters now persist the block
+    // they vote for, so a restarted voter serves it once the QC reaches it.
+    let c = SimConfig::from_seed(3213);
+    assert!(c.crashes && c.byzantine.nodes.is_empty(), "{c:?}");
+    let r = ok(3213, &c);
+    assert!(r.faults.crashes > 0 && r.liveness_growth >= c.liveness_blocks_min, "{r:?}");
+}

@@ -10,29 +10,39 @@
 //! [`safety_file::write_atomically`]. Blocks at or below the committed head
 //! are dropped from memory on commit and from the file on the next update;
 //! the replica ignores any left over.
+//!
+//! The file also holds the replica's *voted block* (the uncertified block of
+//! its latest vote, `PersistCertified::voted`) with its batches, so a QC
+//! formed from this node's vote can be served after a crash.
 
 use crate::safety_file;
 use crate::wire::{decode_certificate, encode_certificate, Batch};
 use alloy_primitives::B256;
-use phalanx_consensus_core::{CertifiedBlock, Height, MAX_PERSISTED_CERTIFIED};
+use phalanx_consensus_core::{Block, CertifiedBlock, Height, QuorumCert, MAX_PERSISTED_CERTIFIED};
 use std::collections::BTreeMap;
 use std::io::{Error, ErrorKind};
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 4] = b"PXCC";
-const VERSION: u8 = 1;
+/// Version 2 appends the voted block; version 1 files (no voted block) still load.
+const VERSION: u8 = 2;
+const VERSION_CHAIN_ONLY: u8 = 1;
 
 /// The certified-chain file of a node whose data directory is `data_dir`.
 pub fn certified_path(data_dir: &Path) -> PathBuf {
     data_dir.join("consensus").join("certified.bin")
 }
 
-/// The persisted certified chain, mirrored in memory.
+/// The persisted certified chain and voted block, mirrored in memory.
 #[derive(Debug)]
 pub struct CertifiedStore {
     path: PathBuf,
     chain: BTreeMap<Height, (CertifiedBlock, Vec<Batch>)>,
+    voted: Option<(Block, Vec<Batch>)>,
 }
+
+/// The decoded file: the chain's entries and the voted block.
+type Decoded = (Vec<(CertifiedBlock, Vec<Batch>)>, Option<(Block, Vec<Batch>)>);
 
 fn invalid(reason: String) -> Error {
     Error::new(ErrorKind::InvalidData, reason)
@@ -47,14 +57,15 @@ impl CertifiedStore {
         let bytes = match std::fs::read(&path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == ErrorKind::NotFound => {
-                return Ok(Self { path, chain: BTreeMap::new() })
+                return Ok(Self { path, chain: BTreeMap::new(), voted: None })
             }
             Err(e) => return Err(e),
         };
-        let entries = decode(&bytes)?;
+        let (entries, voted) = decode(&bytes)?;
         let store = Self {
             path,
             chain: entries.into_iter().map(|(cb, b)| (cb.block.height, (cb, b))).collect(),
+            voted,
         };
         store.check()?;
         Ok(store)
@@ -65,42 +76,57 @@ impl CertifiedStore {
         self.chain.values().map(|(cb, _)| cb.clone()).collect()
     }
 
-    /// Every batch the chain's blocks order.
+    /// The voted block (for `RecoveryState::voted`); the replica checks it
+    /// extends the root or the chain.
+    pub fn voted(&self) -> Option<Block> {
+        self.voted.as_ref().map(|(block, _)| block.clone())
+    }
+
+    /// Every batch the chain's blocks and the voted block order.
     pub fn batches(&self) -> impl Iterator<Item = &Batch> {
-        self.chain.values().flat_map(|(_, batches)| batches.iter())
+        let voted = self.voted.iter().flat_map(|(_, batches)| batches.iter());
+        self.chain.values().flat_map(|(_, batches)| batches.iter()).chain(voted)
     }
 
     /// Applies a `PersistCertified` update and writes the chain durably:
-    /// replaces the blocks at heights `>= from_height` with `blocks`, drops
-    /// those at or below `committed_height`. `batch_of` must know every
-    /// batch the new blocks order (the core only sends blocks whose payload
-    /// is held).
+    /// replaces the blocks at heights `>= from_height` with `blocks` and the
+    /// voted block with `voted`, drops those at or below `committed_height`.
+    /// `batch_of` must know every batch the new blocks order (the core only
+    /// sends blocks whose payload is held).
     pub fn update(
         &mut self,
         from_height: Height,
         blocks: Vec<CertifiedBlock>,
+        voted: Option<Block>,
         committed_height: Height,
         batch_of: impl Fn(&B256) -> Option<Batch>,
     ) -> std::io::Result<()> {
-        self.chain.split_off(&from_height);
-        for cb in blocks {
-            let batches = cb
-                .block
+        let batches_of = |block: &Block| {
+            block
                 .payload
                 .iter()
                 .map(|d| batch_of(d).ok_or_else(|| invalid(format!("batch {d} is not held"))))
-                .collect::<Result<Vec<Batch>, Error>>()?;
+                .collect::<Result<Vec<Batch>, Error>>()
+        };
+        let voted = voted.map(|block| Ok::<_, Error>((batches_of(&block)?, block))).transpose()?;
+        self.voted = voted.map(|(batches, block)| (block, batches));
+        self.chain.split_off(&from_height);
+        for cb in blocks {
+            let batches = batches_of(&cb.block)?;
             self.chain.insert(cb.block.height, (cb, batches));
         }
         self.prune_committed(committed_height);
         self.check()?;
-        safety_file::write_atomically(&self.path, &encode(self.chain.values()))
+        safety_file::write_atomically(&self.path, &encode(self.chain.values(), self.voted.as_ref()))
     }
 
     /// Forgets the blocks at or below `height` (just committed; the commit
     /// stores them with their batches). The file follows at the next update.
     pub fn prune_committed(&mut self, height: Height) {
         self.chain = self.chain.split_off(&(height.saturating_add(1)));
+        if self.voted.as_ref().is_some_and(|(block, _)| block.height <= height) {
+            self.voted = None;
+        }
     }
 
     fn check(&self) -> std::io::Result<()> {
@@ -124,27 +150,56 @@ impl CertifiedStore {
             }
             prev = Some((*height, id));
         }
+        if let Some((block, batches)) = &self.voted {
+            let digests: Vec<B256> = batches.iter().map(Batch::digest).collect();
+            if digests != block.payload {
+                return Err(invalid("batches of the voted block differ from its payload".into()));
+            }
+        }
         Ok(())
     }
 }
 
-fn encode<'a>(entries: impl Iterator<Item = &'a (CertifiedBlock, Vec<Batch>)>) -> Vec<u8> {
+/// The voted block as a certificate entry: it has no QC yet, so the entry
+/// carries an unsigned placeholder naming the block, never read back as a QC.
+fn voted_entry(block: &Block, batches: &[Batch]) -> Vec<u8> {
+    let qc = QuorumCert {
+        view: block.view,
+        block_id: block.id(),
+        exec: block.exec,
+        signatures: Vec::new(),
+    };
+    encode_certificate(&CertifiedBlock { block: block.clone(), qc }, batches)
+}
+
+fn encode<'a>(
+    entries: impl Iterator<Item = &'a (CertifiedBlock, Vec<Batch>)>,
+    voted: Option<&(Block, Vec<Batch>)>,
+) -> Vec<u8> {
     let encoded: Vec<Vec<u8>> = entries.map(|(cb, b)| encode_certificate(cb, b)).collect();
     let mut out = MAGIC.to_vec();
     out.push(VERSION);
     // Counts and lengths are bounded far below u32::MAX (MAX_PERSISTED_CERTIFIED, frame limits).
     out.extend_from_slice(&(encoded.len() as u32).to_be_bytes());
-    for entry in encoded {
+    let put = |out: &mut Vec<u8>, entry: &[u8]| {
         out.extend_from_slice(&(entry.len() as u32).to_be_bytes());
-        out.extend_from_slice(&entry);
+        out.extend_from_slice(entry);
+    };
+    for entry in &encoded {
+        put(&mut out, entry);
+    }
+    // Then a presence flag and, when set, the voted block's entry.
+    out.push(u8::from(voted.is_some()));
+    if let Some((block, batches)) = voted {
+        put(&mut out, &voted_entry(block, batches));
     }
     out
 }
 
-fn decode(bytes: &[u8]) -> std::io::Result<Vec<(CertifiedBlock, Vec<Batch>)>> {
+fn decode(bytes: &[u8]) -> std::io::Result<Decoded> {
     let short = || invalid("certified chain file is truncated".into());
     let (head, mut rest) = bytes.split_at_checked(MAGIC.len() + 1).ok_or_else(short)?;
-    if &head[..4] != MAGIC || head[4] != VERSION {
+    if &head[..4] != MAGIC || (head[4] != VERSION && head[4] != VERSION_CHAIN_ONLY) {
         return Err(invalid("certified chain file has an unknown header".into()));
     }
     let word = |rest: &mut &[u8]| -> std::io::Result<usize> {
@@ -156,23 +211,36 @@ fn decode(bytes: &[u8]) -> std::io::Result<Vec<(CertifiedBlock, Vec<Batch>)>> {
     if count > MAX_PERSISTED_CERTIFIED {
         return Err(invalid(format!("{count} certified blocks")));
     }
+    let entry = |rest: &mut &[u8]| -> std::io::Result<(CertifiedBlock, Vec<Batch>)> {
+        let len = word(rest)?;
+        let (entry, tail) = rest.split_at_checked(len).ok_or_else(short)?;
+        *rest = tail;
+        decode_certificate(entry).map_err(|e| invalid(e.to_string()))
+    };
     let mut out = Vec::with_capacity(count);
     for _ in 0..count {
-        let len = word(&mut rest)?;
-        let (entry, tail) = rest.split_at_checked(len).ok_or_else(short)?;
+        out.push(entry(&mut rest)?);
+    }
+    let mut voted = None;
+    if head[4] == VERSION {
+        let (flag, tail) = rest.split_first().ok_or_else(short)?;
         rest = tail;
-        out.push(decode_certificate(entry).map_err(|e| invalid(e.to_string()))?);
+        match flag {
+            0 => {}
+            1 => voted = Some(entry(&mut rest).map(|(cb, batches)| (cb.block, batches))?),
+            _ => return Err(invalid(format!("voted block flag {flag}"))),
+        }
     }
     if !rest.is_empty() {
         return Err(invalid("trailing bytes after the certified chain".into()));
     }
-    Ok(out)
+    Ok((out, voted))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use phalanx_consensus_core::{Block, QuorumCert, ValidatorIndex};
+    use phalanx_consensus_core::ValidatorIndex;
 
     fn chain(batches: &[Batch]) -> Vec<CertifiedBlock> {
         let mut parent = B256::repeat_byte(1);
@@ -209,24 +277,58 @@ mod tests {
         let blocks = chain(&batches);
         let mut store = CertifiedStore::open(path.clone()).unwrap();
         assert!(store.blocks().is_empty(), "no file is an empty chain");
-        store.update(1, blocks[..2].to_vec(), 0, by_digest).unwrap();
-        store.update(3, blocks[2..].to_vec(), 1, by_digest).unwrap();
+        store.update(1, blocks[..2].to_vec(), None, 0, by_digest).unwrap();
+        store.update(3, blocks[2..].to_vec(), None, 1, by_digest).unwrap();
         let reloaded = CertifiedStore::open(path.clone()).unwrap();
         assert_eq!(reloaded.blocks(), blocks[1..].to_vec(), "height 1 was committed");
         assert_eq!(reloaded.batches().cloned().collect::<Vec<_>>(), batches[1..].to_vec());
         // Truncation: an update from height 3 with nothing drops height 3.
-        store.update(3, Vec::new(), 1, by_digest).unwrap();
+        store.update(3, Vec::new(), None, 1, by_digest).unwrap();
         assert_eq!(CertifiedStore::open(path.clone()).unwrap().blocks(), blocks[1..2].to_vec());
         // A missing batch is refused; a block that does not extend the chain is refused.
-        assert!(store.update(3, blocks[2..].to_vec(), 1, |_| None).is_err());
+        assert!(store.update(3, blocks[2..].to_vec(), None, 1, |_| None).is_err());
         let mut forked = blocks[2].clone();
         forked.block.parent_id = B256::repeat_byte(7);
         forked.qc.block_id = forked.block.id();
         let mut store = CertifiedStore::open(path.clone()).unwrap();
-        assert!(store.update(3, vec![forked], 1, by_digest).is_err());
+        assert!(store.update(3, vec![forked], None, 1, by_digest).is_err());
         // A torn file is an error.
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&path, &bytes[..bytes.len() - 1]).unwrap();
         assert!(CertifiedStore::open(path).is_err());
+    }
+
+    #[test]
+    fn voted_block_persists_with_its_batches_until_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = certified_path(dir.path());
+        let batches: Vec<Batch> = (0..3u8).map(|i| Batch { txs: vec![vec![i; 5]] }).collect();
+        let by_digest = |d: &B256| batches.iter().find(|b| b.digest() == *d).cloned();
+        let blocks = chain(&batches);
+        let voted = blocks[2].block.clone();
+        let mut store = CertifiedStore::open(path.clone()).unwrap();
+        store.update(1, blocks[..2].to_vec(), Some(voted.clone()), 0, by_digest).unwrap();
+        let reloaded = CertifiedStore::open(path.clone()).unwrap();
+        assert_eq!(reloaded.blocks(), blocks[..2].to_vec());
+        assert_eq!(reloaded.voted(), Some(voted.clone()));
+        assert_eq!(reloaded.batches().cloned().collect::<Vec<_>>(), batches);
+        // Its batches must be held; it is dropped once committed.
+        assert!(store.update(3, Vec::new(), Some(voted.clone()), 0, |_| None).is_err());
+        store.update(3, Vec::new(), Some(voted), 3, by_digest).unwrap();
+        assert_eq!(CertifiedStore::open(path.clone()).unwrap().voted(), None);
+        // A version 1 file (chain only) still loads, without a voted block.
+        let mut v1 = encode(
+            blocks[..1]
+                .iter()
+                .map(|cb| (cb.clone(), vec![batches[0].clone()]))
+                .collect::<Vec<_>>()
+                .iter(),
+            None,
+        );
+        v1[4] = VERSION_CHAIN_ONLY;
+        v1.pop();
+        std::fs::write(&path, v1).unwrap();
+        let old = CertifiedStore::open(path).unwrap();
+        assert_eq!((old.blocks(), old.voted()), (blocks[..1].to_vec(), None));
     }
 }

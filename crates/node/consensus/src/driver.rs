@@ -186,12 +186,12 @@ impl Driver {
                 safety_file::persist(&self.settings.safety_path, &state)
                     .map_err(|e| fatal(format!("cannot persist consensus safety state: {e}")))?;
             }
-            Action::PersistCertified { from_height, blocks } => {
+            Action::PersistCertified { from_height, blocks, voted } => {
                 // Durable, with the batches, before the PersistSafety that follows.
                 let (committed, batches) = (self.committed_height, &self.batches);
                 let batch_of = |d: &B256| batches.get(d).map(|b| (**b).clone());
                 self.certified
-                    .update(from_height, blocks, committed, batch_of)
+                    .update(from_height, blocks, voted, committed, batch_of)
                     .map_err(|e| fatal(format!("cannot persist the certified chain: {e}")))?;
             }
             Action::BuildProposal { view, parent } => self.build(view, parent, false).await?,

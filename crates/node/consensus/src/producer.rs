@@ -270,7 +270,8 @@ fn load_key(path: &Path) -> Result<SigningKey, DriverError> {
 
 /// The recovery state: persisted safety, the committed head as the root
 /// (decoded from the certificate stored with it) and the durable certified
-/// chain above it (the replica verifies it and ignores blocks at or below the root).
+/// chain and voted block above it (the replica verifies them and ignores
+/// blocks at or below the root).
 fn recover(
     chain: &Chain,
     genesis_id: B256,
@@ -288,6 +289,7 @@ fn recover(
         let mut state = RecoveryState::genesis(genesis_id);
         state.safety = safety;
         state.certified = certified.blocks();
+        state.voted = certified.voted();
         return Ok((state, (genesis_id, root_info(0))));
     }
     let bytes = chain
@@ -300,6 +302,7 @@ fn recover(
         return Err(recovery_err("head certificate does not certify the head block".into()));
     }
     let root = cb.block.as_ref();
-    let state = RecoveryState { safety, root, root_qc: cb.qc, certified: certified.blocks() };
+    let (certified, voted) = (certified.blocks(), certified.voted());
+    let state = RecoveryState { safety, root, root_qc: cb.qc, certified, voted };
     Ok((state, (root.id, root_info(root.height))))
 }

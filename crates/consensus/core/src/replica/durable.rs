@@ -14,11 +14,20 @@
 //! [`RecoveryState::certified`], re-inserts it into its block tree and
 //! re-executes it. The chain's tip is certified at a view above the lock,
 //! so after a restart a leader can always extend a QC every lock accepts.
+//!
+//! A QC can also be formed by a leader that never received the block, from
+//! votes alone; if every voter then crashed before learning the QC, the
+//! certified block would be lost while the QC lives on in high QCs and
+//! timeouts. So the block of the latest vote, still uncertified, is
+//! persisted too (the *voted block*, in the same action) and restored
+//! uncertified: once its QC arrives the restarted voter serves it through
+//! block sync like any certified block.
 
 use super::{RecoveryState, Replica, ReplicaError};
 use crate::cert::QuorumCert;
 use crate::io::Action;
-use crate::types::{BlockId, BlockRef, CertifiedBlock, Height};
+use crate::tree::{ExecState, Inserted};
+use crate::types::{Block, BlockId, BlockRef, CertifiedBlock, Height};
 use crate::validators::ValidatorSet;
 
 /// Most certified blocks the durable chain holds (heights above the root).
@@ -42,15 +51,47 @@ impl Replica {
         } else {
             0
         };
-        if common == want.len() && common == self.durable.len() {
+        let voted = self.voted_to_persist(&want);
+        let voted_id = voted.as_ref().map(|(id, _)| *id);
+        if common == want.len() && common == self.durable.len() && voted_id == self.durable_voted {
             return;
         }
         self.durable.truncate(common);
         let blocks: Vec<CertifiedBlock> = want.into_iter().skip(common).collect();
         self.durable.extend(blocks.iter().map(|cb| (cb.block.height, cb.qc.block_id)));
         debug_assert!(self.durable.len() <= MAX_PERSISTED_CERTIFIED);
+        self.durable_voted = voted_id;
         let from_height = root.height + 1 + common as Height;
-        out.push(Action::PersistCertified { from_height, blocks });
+        let voted = voted.map(|(_, block)| block);
+        out.push(Action::PersistCertified { from_height, blocks, voted });
+    }
+
+    /// The block of our latest vote, if it still needs its own durable slot:
+    /// held with its payload, not (yet) in the certified chain `chain`, and
+    /// a child of the root or of a block of `chain` so it can be restored.
+    /// A vote for a block on another fork than our highest QC is not kept
+    /// (its parent's branch is not durable here); other voters may keep it.
+    fn voted_to_persist(&self, chain: &[CertifiedBlock]) -> Option<(BlockId, Block)> {
+        let id = self.voted?;
+        let node = self.tree.get(&id)?;
+        let held =
+            matches!(node.exec, ExecState::Ready | ExecState::Executing | ExecState::Executed);
+        let parent = node.block.parent_id;
+        let in_chain = |b: &BlockId| chain.iter().any(|cb| cb.qc.block_id == *b);
+        let links = parent == self.tree.root().id || in_chain(&parent);
+        (held && links && !in_chain(&id)).then(|| (id, node.block.clone()))
+    }
+
+    /// Re-inserts the verified recovered voted block (see
+    /// [`RecoveryState::voted`]) uncertified, awaiting re-execution, and
+    /// keeps it durable until its QC arrives or it is superseded.
+    pub(super) fn restore_voted(&mut self, voted: Option<(BlockId, Block)>) {
+        let Some((id, block)) = voted else { return };
+        let from = block.proposer;
+        if self.tree.insert(id, block, from, ExecState::Ready) == Inserted::New {
+            self.voted = Some(id);
+            self.durable_voted = Some(id);
+        }
     }
 }
 
@@ -89,13 +130,43 @@ pub(super) fn verify_recovered(
     Ok(out)
 }
 
-/// Checks that `cb` extends `prev` and its QC certifies it; returns its id.
-fn check_link(
+/// Checks the recovered voted block against the root and the verified
+/// recovered `chain`: `None` when there is none, it is at or below the root
+/// (committed) or its parent is neither the root nor in `chain` (a pruned
+/// fork). A block that names such a parent but does not extend it, or whose
+/// justify does not verify, is an error: the storage is corrupt.
+pub(super) fn verify_voted(
+    validators: &ValidatorSet,
+    recovered: &RecoveryState,
+    chain: &[(BlockId, CertifiedBlock)],
+) -> Result<Option<(BlockId, Block)>, ReplicaError> {
+    let root = recovered.root;
+    let Some(block) = recovered.voted.as_ref().filter(|b| b.height > root.height) else {
+        return Ok(None);
+    };
+    let parent = if block.parent_id == root.id {
+        root
+    } else if let Some((id, cb)) = chain.iter().find(|(id, _)| *id == block.parent_id) {
+        BlockRef { id: *id, view: cb.block.view, height: cb.block.height }
+    } else {
+        return Ok(None);
+    };
+    let id = check_extends(validators, parent, block)?;
+    if chain.iter().any(|(cid, _)| *cid == id) {
+        return Ok(None);
+    }
+    block.justify.verify(validators).map_err(|_| bad(block.height, "justify does not verify"))?;
+    Ok(Some((id, block.clone())))
+}
+
+/// Checks that `block` extends `prev` (height, parent, justify, view,
+/// proposer); returns its id. Signatures are not checked here.
+fn check_extends(
     validators: &ValidatorSet,
     prev: BlockRef,
-    cb: &CertifiedBlock,
+    block: &Block,
 ) -> Result<BlockId, ReplicaError> {
-    let (block, height) = (&cb.block, cb.block.height);
+    let height = block.height;
     if block.parent_id != prev.id || height != prev.height + 1 {
         return Err(bad(height, "block does not extend the previous one"));
     }
@@ -105,7 +176,17 @@ fn check_link(
     if block.view <= prev.view || validators.leader(block.view) != block.proposer {
         return Err(bad(height, "block view or proposer is invalid"));
     }
-    let id = block.id();
+    Ok(block.id())
+}
+
+/// Checks that `cb` extends `prev` and its QC certifies it; returns its id.
+fn check_link(
+    validators: &ValidatorSet,
+    prev: BlockRef,
+    cb: &CertifiedBlock,
+) -> Result<BlockId, ReplicaError> {
+    let (block, height) = (&cb.block, cb.block.height);
+    let id = check_extends(validators, prev, block)?;
     let QuorumCert { view, block_id, exec, .. } = &cb.qc;
     if *block_id != id || *view != block.view || *exec != block.exec {
         return Err(bad(height, "QC does not certify the block"));

@@ -84,6 +84,12 @@ pub struct RecoveryState {
     /// a verifying QC (see [`Replica::new`]). The driver must hold the
     /// payload of each: the replica re-executes them after [`Event::Start`].
     pub certified: Vec<CertifiedBlock>,
+    /// The persisted voted block (see [`Action::PersistCertified`]), `None`
+    /// on first start. Ignored unless it lies above `root` and its parent
+    /// is `root` or a block of `certified`; then it must extend that parent
+    /// with a verifying justify QC (see [`Replica::new`]), and it is held
+    /// uncertified, re-executed and served once its QC arrives.
+    pub voted: Option<Block>,
 }
 
 impl RecoveryState {
@@ -94,6 +100,7 @@ impl RecoveryState {
             root: BlockRef { id: genesis_id, view: 0, height: 0 },
             root_qc: QuorumCert::genesis(genesis_id),
             certified: Vec::new(),
+            voted: None,
         }
     }
 }
@@ -174,6 +181,10 @@ pub struct Replica {
     /// `(height, id)` of the certified chain the driver holds durably above
     /// the root, as last sent in [`Action::PersistCertified`].
     durable: Vec<(Height, BlockId)>,
+    /// The block of our latest vote, kept durable while it is uncertified.
+    voted: Option<BlockId>,
+    /// The voted block the driver holds durably, as last sent.
+    durable_voted: Option<BlockId>,
     metrics: Metrics,
 }
 
@@ -186,7 +197,8 @@ impl Replica {
     /// it from voting or proposing twice in a view
     /// ([`SafetyState::last_voted_view`], [`SafetyState::last_proposed_view`]). The recovered certified chain is
     /// verified (see [`RecoveryState::certified`]) and re-inserted into the
-    /// block tree; [`Event::Start`] asks the driver to re-execute it.
+    /// block tree with the voted block ([`RecoveryState::voted`]);
+    /// [`Event::Start`] asks the driver to re-execute them.
     pub fn new(config: ReplicaConfig, recovered: RecoveryState) -> Result<Self, ReplicaError> {
         let ReplicaConfig { validators, me, signer, .. } = config;
         let key = validators.key(me).ok_or(ReplicaError::NotAValidator { me })?;
@@ -209,6 +221,7 @@ impl Replica {
         }
         root_qc.verify(&validators).map_err(|e| ReplicaError::BadRoot { reason: e.to_string() })?;
         let chain = durable::verify_recovered(&validators, &recovered)?;
+        let voted = durable::verify_voted(&validators, &recovered, &chain)?;
         let safety = recovered.safety;
         let high_view = chain.last().map_or(root_qc.view, |(_, cb)| cb.qc.view);
         let start_view = high_view + 1;
@@ -234,9 +247,12 @@ impl Replica {
             sync: None,
             verified: BTreeSet::new(),
             durable: Vec::new(),
+            voted: None,
+            durable_voted: None,
             metrics: Metrics::default(),
         };
         replica.restore_chain(chain);
+        replica.restore_voted(voted);
         Ok(replica)
     }
 
@@ -553,6 +569,8 @@ impl Replica {
             return;
         }
         let Ok(next) = self.safety.vote(view, justify_view) else { return };
+        // The voted block is durable before the vote leaves (see `PersistCertified`).
+        self.voted = Some(id);
         self.persist(next, out);
         let vote =
             Vote::new(self.signer.as_ref(), self.validators.genesis_id(), self.me, view, id, exec);

@@ -33,6 +33,8 @@ struct Net {
     persisted: Vec<SafetyState>,
     /// Durable certified chains (`PersistCertified`), by height.
     durable: Vec<BTreeMap<Height, CertifiedBlock>>,
+    /// Durable voted blocks (`PersistCertified::voted`).
+    voted: Vec<Option<Block>>,
     /// Durable committed tips.
     roots: Vec<Option<CertifiedBlock>>,
     evidence: Vec<Evidence>,
@@ -59,6 +61,7 @@ impl Net {
             committed: vec![Vec::new(); n],
             persisted: vec![SafetyState::default(); n],
             durable: vec![BTreeMap::new(); n],
+            voted: vec![None; n],
             roots: vec![None; n],
             evidence: Vec::new(),
             byzantine_exec: None,
@@ -127,8 +130,9 @@ impl Net {
                     );
                     self.persisted[i] = s;
                 }
-                Action::PersistCertified { from_height, blocks } => {
+                Action::PersistCertified { from_height, blocks, voted } => {
                     certified_pending = true;
+                    self.voted[i] = voted;
                     let chain = &mut self.durable[i];
                     chain.split_off(&from_height);
                     chain.extend(blocks.into_iter().map(|cb| (cb.block.height, cb)));
@@ -222,6 +226,7 @@ impl Net {
         };
         state.safety = self.persisted[i];
         state.certified = self.durable[i].values().cloned().collect();
+        state.voted = self.voted[i].clone();
         state
     }
 
@@ -330,8 +335,14 @@ fn votes_after_persisting_and_never_again_after_restart() {
     r.handle(0, Event::Start);
     let p = proposal(&s, 1, Vec::new());
     let actions = propose_and_execute(&mut r, &p, exec_of(&[]));
-    // Replica 2 leads view 2, so its own vote is collected locally, after the persist.
-    let [Action::PersistSafety(persisted)] = actions[..] else { panic!("{actions:?}") };
+    // Replica 2 leads view 2, so its own vote is collected locally, after
+    // the persist of the voted block and the safety state.
+    let [Action::PersistCertified { ref voted, .. }, Action::PersistSafety(persisted)] =
+        actions[..]
+    else {
+        panic!("{actions:?}")
+    };
+    assert_eq!(voted.as_ref(), Some(&p.block), "the voted block is durable");
     assert_eq!(persisted.last_voted_view, 1);
     // Restart from the persisted state: the same proposal gets no second vote.
     let genesis = set_of(&s).genesis_id();
@@ -355,7 +366,11 @@ fn vote_goes_to_next_leader_after_persist() {
     let actions = r.handle(0, Event::BlockExecuted { block_id: p.block.id(), results, ok: true });
     assert!(matches!(
         &actions[..],
-        [Action::PersistSafety(_), Action::Send { to: ValidatorIndex(2), msg: Message::Vote(_) }]
+        [
+            Action::PersistCertified { voted: Some(_), .. },
+            Action::PersistSafety(_),
+            Action::Send { to: ValidatorIndex(2), msg: Message::Vote(_) }
+        ]
     ));
 }
 

@@ -1,6 +1,7 @@
-//! Durability across restarts: the proposed view and the certified chain.
+//! Durability across restarts: the proposed view, the certified chain and the voted block.
 
 use super::*;
+use crate::message::{BlockRequest, SyncInfo};
 
 /// The index of the first `PersistSafety` satisfying `pred`, and its state.
 fn persisted_where(
@@ -57,7 +58,8 @@ fn restarting_every_replica_at_once_resumes_from_the_certified_chain() {
     let locks: Vec<View> = net.persisted.iter().map(|s| s.preferred_view).collect();
     net.restart_all();
     for (i, lock) in locks.into_iter().enumerate() {
-        assert_eq!(net.replica(i).pending_blocks(), net.durable[i].len(), "replica {i}");
+        let held = net.durable[i].len() + usize::from(net.voted[i].is_some());
+        assert_eq!(net.replica(i).pending_blocks(), held, "replica {i}");
         assert!(net.replica(i).safety_state().preferred_view >= lock, "the lock is kept");
         let high = net.durable[i].values().last().map(|cb| cb.qc.view);
         assert!(high.is_none_or(|v| v >= lock), "the chain reaches the lock");
@@ -86,7 +88,7 @@ fn recovery_verifies_the_certified_chain() {
     let net = net_with_certified_chain();
     let i = (0..4).max_by_key(|&i| net.durable[i].len()).unwrap();
     let s = signers(4);
-    let base = net.recovery(i);
+    let base = RecoveryState { voted: None, ..net.recovery(i) };
     let chain = base.certified.clone();
     let build = |certified: Vec<CertifiedBlock>| {
         Replica::new(config(&s, i as u16), RecoveryState { certified, ..base.clone() })
@@ -111,4 +113,75 @@ fn recovery_verifies_the_certified_chain() {
         gap.remove(1);
         assert!(matches!(build(gap), Err(ReplicaError::BadCertifiedChain { .. })));
     }
+}
+
+/// A net stopped when some replica `i` durably holds a voted block that
+/// another replica already has a QC for; returns `i` and the QC.
+fn net_with_certified_voted_block() -> (Net, usize, QuorumCert) {
+    let mut net = Net::new(4, &[]);
+    let found = |n: &Net| {
+        (0..4).find_map(|i| {
+            let id = n.voted[i].as_ref()?.id();
+            let qc = (0..4).map(|j| n.replica(j).high_qc()).find(|qc| qc.block_id == id)?;
+            (n.min_committed() >= 3).then(|| (i, qc.clone()))
+        })
+    };
+    assert!(net.run_until(20_000, |n| found(n).is_some()), "no certified voted block");
+    let (i, qc) = found(&net).unwrap();
+    (net, i, qc)
+}
+
+#[test]
+fn a_restarted_voter_restores_and_serves_its_voted_block() {
+    // Seed 3213: a leader formed a QC from votes without the block and every
+    // voter crashed before learning the QC. The voters' durable voted blocks
+    // let the QC's holder fetch the block once a voter learns the QC.
+    let (net, i, qc) = net_with_certified_voted_block();
+    let s = signers(4);
+    let mut r = Replica::new(config(&s, i as u16), net.recovery(i)).unwrap();
+    assert_eq!(r.pending_blocks(), net.durable[i].len() + 1, "chain and voted block held");
+    let actions = r.handle(0, Event::Start);
+    let executes = actions.iter().filter(|a| matches!(a, Action::Execute { .. })).count();
+    assert!(executes >= 1, "the recovered blocks are re-executed: {actions:?}");
+    let from = ValidatorIndex(((i + 1) % 4) as u16);
+    let info = SyncInfo { high_qc: qc.clone(), high_tc: None };
+    r.handle(0, Event::Message { from, msg: Message::SyncInfo(info) });
+    let req = BlockRequest { from_height: r.committed().height + 1, target: qc.block_id };
+    let actions = r.handle(0, Event::Message { from, msg: Message::BlockRequest(req) });
+    let served = actions.iter().any(|a| match a {
+        Action::Send { msg: Message::BlockResponse(resp), .. } => {
+            resp.blocks.last().is_some_and(|cb| cb.qc.block_id == qc.block_id)
+        }
+        _ => false,
+    });
+    assert!(served, "the voted block is served with its QC: {actions:?}");
+}
+
+#[test]
+fn recovery_verifies_the_voted_block() {
+    let (net, i, _) = net_with_certified_voted_block();
+    let s = signers(4);
+    let base = net.recovery(i);
+    let voted = base.voted.clone().unwrap();
+    let build = |voted: Option<Block>| {
+        Replica::new(config(&s, i as u16), RecoveryState { voted, ..base.clone() })
+    };
+    let held = base.certified.len();
+    assert_eq!(build(Some(voted.clone())).unwrap().pending_blocks(), held + 1);
+    // A parent that is neither the root nor in the chain: a pruned fork, dropped.
+    let mut orphan = voted.clone();
+    orphan.parent_id = B256::repeat_byte(7);
+    orphan.justify.block_id = orphan.parent_id;
+    assert_eq!(build(Some(orphan)).unwrap().pending_blocks(), held);
+    // A justify that does not verify, or a wrong height, is corruption.
+    let mut forged = voted.clone();
+    forged.justify.signatures[0].1 = forged.justify.signatures[1].1;
+    assert!(matches!(build(Some(forged)), Err(ReplicaError::BadCertifiedChain { .. })));
+    let mut tall = voted.clone();
+    tall.height += 1;
+    assert!(matches!(build(Some(tall)), Err(ReplicaError::BadCertifiedChain { .. })));
+    // At or below the root: already committed, ignored.
+    let mut low = voted;
+    low.height = base.root.height;
+    assert_eq!(build(Some(low)).unwrap().pending_blocks(), held);
 }
