@@ -7,9 +7,11 @@
 //! through plain revm over a `CacheDB`, alternating the two in one process so
 //! machine noise hits both alike; it reports medians and the overhead ratio.
 //! `bench ingest` measures `eth_sendRawTransaction` acceptance against a
-//! running node.
+//! running node. `bench load` measures committed transactions/s and client
+//! latency against a running chain (a devnet, its validators, or anvil).
 
 mod exec;
+mod load;
 mod overhead;
 
 use clap::Subcommand;
@@ -23,6 +25,8 @@ pub(crate) enum BenchCommand {
     Overhead(overhead::OverheadArgs),
     /// RPC ingestion: transactions/s accepted through eth_sendRawTransaction.
     Ingest(IngestArgs),
+    /// Committed transactions/s and latency p50/p99 of a running chain, per batch size.
+    Load(load::LoadArgs),
 }
 
 /// Arguments of `phalanx bench ingest`.
@@ -45,6 +49,7 @@ pub(crate) fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Exec(args) => exec::run(args),
         BenchCommand::Overhead(args) => overhead::run(args),
         BenchCommand::Ingest(args) => crate::runtime()?.block_on(ingest(args)),
+        BenchCommand::Load(args) => crate::runtime()?.block_on(load::run(args)),
     }
 }
 

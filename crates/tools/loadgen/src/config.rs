@@ -11,14 +11,25 @@ use tokio::sync::watch;
 /// Upper bound on transactions in flight (sent, not yet in a block).
 pub const IN_FLIGHT_MAX: usize = 1_000_000;
 
+/// Upper bound on [`LoadConfig::submit_urls`].
+pub const SUBMIT_URLS_MAX: usize = 64;
+
 /// Default wei each load account receives from the funder: 1 ether.
 pub const DEFAULT_FUND_WEI: u128 = 1_000_000_000_000_000_000;
 
 /// What to run, against which node, how hard and for how long.
 #[derive(Debug, Clone)]
 pub struct LoadConfig {
-    /// The node's HTTP JSON-RPC URL, e.g. `http://127.0.0.1:8545`.
+    /// The node's HTTP JSON-RPC URL, e.g. `http://127.0.0.1:8545`. Setup,
+    /// fees and the block scan use it.
     pub rpc_url: String,
+    /// Further JSON-RPC URLs of the same chain (for example the other
+    /// validators) that load transactions are submitted to as well. Load
+    /// account `i` always submits to, and resyncs its nonce from, entry
+    /// `i % n` of `[rpc_url, submit_urls…]` (`n` URLs in all), so its nonces
+    /// arrive in order at one node; the `n` nodes are sent to concurrently.
+    /// Empty by default; at most [`SUBMIT_URLS_MAX`], and `accounts >= n`.
+    pub submit_urls: Vec<String>,
     /// A prefunded account that pays for setup and funds the load accounts.
     pub funder: PrivateKeySigner,
     /// Which transactions to send.
@@ -58,6 +69,7 @@ impl LoadConfig {
     pub fn new(rpc_url: impl Into<String>, funder: PrivateKeySigner, workload: Workload) -> Self {
         Self {
             rpc_url: rpc_url.into(),
+            submit_urls: Vec::new(),
             funder,
             workload,
             accounts: 16,
@@ -79,6 +91,15 @@ impl LoadConfig {
     pub fn validate(&self) -> Result<(), LoadError> {
         if !(2..=ACCOUNTS_MAX).contains(&self.accounts) {
             return Err(LoadError::config("accounts", format!("must be 2..={ACCOUNTS_MAX}")));
+        }
+        if self.submit_urls.len() > SUBMIT_URLS_MAX {
+            return Err(LoadError::config("submit_urls", format!("at most {SUBMIT_URLS_MAX}")));
+        }
+        if self.accounts < self.submit_urls.len() + 1 {
+            return Err(LoadError::config(
+                "submit_urls",
+                "needs at least one load account per URL (accounts >= 1 + submit_urls)",
+            ));
         }
         if !(1..=IN_FLIGHT_MAX).contains(&self.in_flight_max) {
             return Err(LoadError::config("in_flight_max", format!("must be 1..={IN_FLIGHT_MAX}")));
@@ -120,6 +141,11 @@ mod tests {
         let mut c = config();
         c.batch_size = BATCH_SIZE_MAX + 1;
         assert!(matches!(c.validate(), Err(LoadError::InvalidConfig { field: "batch_size", .. })));
+        let mut c = config();
+        c.submit_urls = vec![c.rpc_url.clone(); c.accounts];
+        assert!(matches!(c.validate(), Err(LoadError::InvalidConfig { field: "submit_urls", .. })));
+        c.submit_urls.pop();
+        c.validate().unwrap();
         let mut c = config();
         c.in_flight_max = 0;
         assert!(matches!(

@@ -22,7 +22,7 @@ mod tracker;
 mod workload;
 
 pub use accounts::{dev_accounts, load_accounts, DEV_ACCOUNT_SEED};
-pub use config::{LoadConfig, DEFAULT_FUND_WEI, IN_FLIGHT_MAX};
+pub use config::{LoadConfig, DEFAULT_FUND_WEI, IN_FLIGHT_MAX, SUBMIT_URLS_MAX};
 pub use error::LoadError;
 pub use ingest::{bench_ingest, IngestReport, INGEST_TXS_MAX};
 pub use runner::run;

@@ -3,6 +3,7 @@
 
 use crate::accounts::load_accounts;
 use crate::config::LoadConfig;
+use crate::rpc::{RpcClient, SendOutcome};
 use crate::setup::Chain;
 use crate::signer::{Sender, SignedTx};
 use crate::stats::{per_second, Report, Summary, SAMPLES_MAX};
@@ -28,13 +29,15 @@ const ROUND_TXS_MIN: usize = 64;
 /// and, for [`crate::Workload::Erc20`], deploys and distributes the token.
 /// Then sends until `duration_ms` elapses or `cancel` turns true, calling
 /// `on_report` every `report_interval_ms`, and finally waits up to
-/// `drain_timeout_ms` for in-flight transactions.
+/// `drain_timeout_ms` for in-flight transactions. Load transactions go to
+/// `rpc_url` and `submit_urls` (see [`LoadConfig::submit_urls`]).
 ///
 /// Fails on invalid config and setup errors; during the load phase, refused
 /// sends and timeouts are counted as `failed`, not returned as errors.
 pub async fn run(config: LoadConfig, on_report: impl FnMut(&Report)) -> Result<Summary, LoadError> {
     config.validate()?;
     let chain = Chain::connect(&config.rpc_url).await?;
+    let clients = submit_clients(&chain, &config.submit_urls).await?;
     let mut funder = Sender::new(config.funder.clone());
     let signers = load_accounts(config.accounts);
     let addresses: Vec<Address> = signers.iter().map(|s| s.address()).collect();
@@ -54,7 +57,45 @@ pub async fn run(config: LoadConfig, on_report: impl FnMut(&Report)) -> Result<S
     let _scanner = AbortOnDrop(tokio::spawn(scan_blocks(chain.rpc.clone(), tracker.clone(), poll)));
     let senders = signers.into_iter().map(Sender::new).collect();
     let mut state = LoadState::new(chain, config, prepared, addresses, senders, tracker);
+    state.clients = clients;
     state.load_phase(on_report).await
+}
+
+/// The clients load transactions are submitted through: `chain`'s own first,
+/// then one per `urls` entry, each checked to serve the same chain id.
+async fn submit_clients(chain: &Chain, urls: &[String]) -> Result<Vec<RpcClient>, LoadError> {
+    let mut clients = Vec::with_capacity(urls.len() + 1);
+    clients.push(chain.rpc.clone());
+    for url in urls {
+        let client = RpcClient::new(url)?;
+        let chain_id = client.chain_id().await?;
+        if chain_id != chain.chain_id {
+            return Err(LoadError::BadResponse {
+                method: "eth_chainId",
+                reason: format!("{url} serves chain {chain_id}, expected {}", chain.chain_id),
+            });
+        }
+        clients.push(client);
+    }
+    Ok(clients)
+}
+
+/// The submission client (index into `[rpc_url, submit_urls…]`) of load
+/// account `sender` among `clients` clients: fixed per account, so one node
+/// sees all of an account's nonces in order.
+fn client_of(sender: usize, clients: usize) -> usize {
+    assert!(clients >= 1, "a run submits through at least one client");
+    sender % clients
+}
+
+/// Splits the positions of `senders` (one sender index per transaction) by
+/// submission client, keeping their order within each client.
+fn group_by_client(senders: &[usize], clients: usize) -> Vec<Vec<usize>> {
+    let mut groups = vec![Vec::new(); clients];
+    for (position, &sender) in senders.iter().enumerate() {
+        groups[client_of(sender, clients)].push(position);
+    }
+    groups
 }
 
 /// Aborts the block scanner when the run ends or its future is dropped.
@@ -88,6 +129,8 @@ struct Mark {
 #[derive(Debug)]
 struct LoadState {
     chain: Chain,
+    /// Where load transactions go: `chain.rpc` first, then `submit_urls`.
+    clients: Vec<RpcClient>,
     config: LoadConfig,
     prepared: Prepared,
     addresses: Vec<Address>,
@@ -114,6 +157,7 @@ impl LoadState {
     ) -> Self {
         let start = Instant::now();
         Self {
+            clients: vec![chain.rpc.clone()],
             chain,
             config,
             prepared,
@@ -213,7 +257,8 @@ impl LoadState {
     async fn sign_next(&mut self, index: usize) -> Option<SignedTx> {
         let sender = &mut self.senders[index];
         if sender.is_stale() {
-            if let Err(e) = sender.resync(&self.chain.rpc).await {
+            let client = &self.clients[client_of(index, self.clients.len())];
+            if let Err(e) = sender.resync(client).await {
                 tracing::warn!(error = %e, "nonce resync failed");
                 return None;
             }
@@ -237,14 +282,7 @@ impl LoadState {
                 tracker.insert(tx.hash, *index, sent_at);
             }
         }
-        let raws: Vec<Bytes> = batch.iter().map(|(_, tx)| tx.raw.clone()).collect();
-        let outcomes = match self.chain.rpc.send_raw_many(&raws, self.config.batch_size).await {
-            Ok(outcomes) => outcomes,
-            Err(e) => {
-                tracing::warn!(error = %e, "sending a batch failed");
-                vec![Err(e.to_string()); batch.len()]
-            }
-        };
+        let outcomes = self.submit(&batch).await;
         self.attempted += batch.len() as u64;
         let mut tracker = lock(&self.tracker);
         for ((index, tx), outcome) in batch.iter().zip(outcomes) {
@@ -258,6 +296,39 @@ impl LoadState {
                 }
             }
         }
+    }
+
+    /// Sends each transaction through its sender's client: one request stream
+    /// per client, all streams concurrently. Returns one outcome per
+    /// transaction, in `batch` order; a transport error fails its whole stream.
+    async fn submit(&self, batch: &[(usize, SignedTx)]) -> Vec<SendOutcome> {
+        let senders: Vec<usize> = batch.iter().map(|(index, _)| *index).collect();
+        let groups = group_by_client(&senders, self.clients.len());
+        let batch_size = self.config.batch_size;
+        let streams = groups.iter().zip(&self.clients).map(|(positions, client)| {
+            let raws: Vec<Bytes> = positions.iter().map(|&p| batch[p].1.raw.clone()).collect();
+            async move {
+                match client.send_raw_many(&raws, batch_size).await {
+                    Ok(outcomes) => outcomes,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "sending a batch failed");
+                        vec![Err(e.to_string()); raws.len()]
+                    }
+                }
+            }
+        });
+        let results = futures::future::join_all(streams).await;
+        let mut outcomes: Vec<Option<SendOutcome>> = vec![None; batch.len()];
+        for (positions, result) in groups.iter().zip(results) {
+            assert_eq!(positions.len(), result.len(), "one outcome per transaction sent");
+            for (&position, outcome) in positions.iter().zip(result) {
+                outcomes[position] = Some(outcome);
+            }
+        }
+        outcomes
+            .into_iter()
+            .map(|o| o.expect("every position belongs to exactly one client's group"))
+            .collect()
     }
 
     /// Expires overdue transactions and builds the interval report.
@@ -305,6 +376,22 @@ impl LoadState {
             latency_p99_ms: p99,
             latency_max_ms: tracker.latency_max_ms,
             contract: self.prepared.contract(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accounts_stick_to_one_client_and_keep_order() {
+        assert_eq!(group_by_client(&[0, 1, 2, 3, 4], 1), vec![vec![0, 1, 2, 3, 4]]);
+        let groups = group_by_client(&[3, 0, 5, 1, 4, 2, 3], 3);
+        assert_eq!(groups, vec![vec![0, 1, 6], vec![3, 4], vec![2, 5]]);
+        for (client, positions) in groups.iter().enumerate() {
+            assert!(positions.windows(2).all(|w| w[0] < w[1]));
+            assert!(positions.iter().all(|&p| client_of([3, 0, 5, 1, 4, 2, 3][p], 3) == client));
         }
     }
 }

@@ -120,21 +120,34 @@ pub(crate) async fn scan_blocks(rpc: RpcClient, tracker: SharedTracker, poll_int
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        if let Err(e) = scan_once(&rpc, &tracker).await {
-            tracing::warn!(error = %e, "block scan failed; retrying");
+        // While more than BLOCKS_PER_POLL_MAX blocks are new (a node that mines
+        // one block per transaction), scan on at once instead of waiting for
+        // the next tick, so the scan never caps the measured rate. The scan is
+        // sequential: it never has more than one request open.
+        loop {
+            match scan_once(&rpc, &tracker).await {
+                Ok(true) => tokio::task::yield_now().await,
+                Ok(false) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "block scan failed; retrying");
+                    break;
+                }
+            }
         }
     }
 }
 
-async fn scan_once(rpc: &RpcClient, tracker: &SharedTracker) -> Result<(), crate::LoadError> {
+/// Scans up to [`BLOCKS_PER_POLL_MAX`] new blocks; `true` if it read all of
+/// them and the head was further still.
+async fn scan_once(rpc: &RpcClient, tracker: &SharedTracker) -> Result<bool, crate::LoadError> {
     let head = rpc.block_number().await?;
     let first = lock(tracker).next_block;
     let last = head.min(first.saturating_add(BLOCKS_PER_POLL_MAX - 1));
     for number in first..=last {
-        let Some(block) = rpc.block(number).await? else { break };
+        let Some(block) = rpc.block(number).await? else { return Ok(false) };
         lock(tracker).observe_block(number, &block.transactions, Instant::now());
     }
-    Ok(())
+    Ok(last < head)
 }
 
 #[cfg(test)]

@@ -225,6 +225,33 @@ async fn refused_transactions_resync_nonces() {
 }
 
 #[tokio::test]
+async fn submissions_spread_over_several_urls() {
+    let (url, server) = start_mock(None).await;
+    // A second server fronting nothing would refuse; the same node under two
+    // URLs checks that each account keeps one URL (its nonces stay in order)
+    // and that the streams run side by side without losing transactions.
+    let mut cfg = config(&url, Workload::Transfer);
+    cfg.submit_urls = vec![url.clone(), url.clone()];
+    cfg.batch_size = 4;
+    let summary = run(cfg, |_| {}).await.unwrap();
+    assert!(summary.sent > 0, "{summary:?}");
+    assert_eq!(summary.confirmed, summary.sent, "{summary:?}");
+    assert_eq!((summary.failed, summary.pending), (0, 0), "{summary:?}");
+    server.stop().unwrap();
+}
+
+#[tokio::test]
+async fn a_submit_url_of_another_chain_is_refused() {
+    let (url, server) = start_mock(None).await;
+    let mut cfg = config(&url, Workload::Transfer);
+    // Port 9 answers nothing: the chain id check fails before any load.
+    cfg.submit_urls = vec!["http://127.0.0.1:9".to_string()];
+    let err = run(cfg, |_| {}).await.unwrap_err();
+    assert!(matches!(err, LoadError::Rpc { method: "eth_chainId", .. }), "{err}");
+    server.stop().unwrap();
+}
+
+#[tokio::test]
 async fn cancellation_ends_an_unbounded_run() {
     let (url, server) = start_mock(None).await;
     let mut cfg = config(&url, Workload::Transfer);
