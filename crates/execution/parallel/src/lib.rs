@@ -55,7 +55,10 @@ use alloy_primitives::B256;
 use assemble::{assemble, Assembled, Policy};
 use phalanx_core_types::{RecoveredTx, StateView};
 use phalanx_execution_evm::{BlockEnv, BlockExecutor, BlockOutcome, ExecError};
-use phalanx_execution_schedule::{list_schedule_makespan, predict, Schedule, StaticTxInfo};
+use phalanx_execution_schedule::{
+    list_schedule_makespan, predict, Schedule, StaticTxInfo, SELECTOR_APPROVE, SELECTOR_TRANSFER,
+    SELECTOR_TRANSFER_FROM,
+};
 
 /// Blocks smaller than this run serially by default: below it, starting
 /// threads and validating costs more than it saves (a transfer takes a few
@@ -242,25 +245,40 @@ fn execute<S: StateView>(
 
 /// [`Fallback::Sequential`] when the static prediction (DiPETrans: sender,
 /// recipient, access lists, known ERC-20 calls) shows a block too dependent
-/// to gain from `threads` threads. The prediction may miss conflicts (then
-/// the optimistic run pays for them) but never invents a chain: same-sender
-/// transactions are chained by their nonces anyway.
+/// to gain from `threads` threads. Only conflicts that are certain count:
+/// a call the prediction does not understand keeps just its sender's key
+/// (the full prediction would chain every call to the same contract, which
+/// ran CPU-heavy and key-value blocks with 62x of parallelism serially). The
+/// prediction may miss conflicts — the optimistic run then pays for them —
+/// but never invents a chain.
 fn predicted_sequential(txs: &[RecoveredTx], threads: usize, min_percent: u32) -> Option<Fallback> {
     if threads <= 1 || min_percent == 0 {
         return None;
     }
-    let infos: Vec<StaticTxInfo> = txs.iter().map(static_info).collect();
+    let infos: Vec<StaticTxInfo> = txs.iter().map(certain_static_info).collect();
     sequential_bound(&predict(&infos), threads, min_percent)
 }
 
-/// What static analysis reads from a transaction.
-fn static_info(tx: &RecoveredTx) -> StaticTxInfo {
+/// What static analysis reads from a transaction, reduced to the keys it
+/// certainly writes: calls other than plain transfers and known ERC-20 calls
+/// keep only the sender (as a creation does).
+fn certain_static_info(tx: &RecoveredTx) -> StaticTxInfo {
     let access_list = tx
         .tx
         .access_list()
         .map(|list| list.iter().map(|i| (i.address, i.storage_keys.clone())).collect())
         .unwrap_or_default();
-    StaticTxInfo::new(tx.sender, tx.tx.to().to().copied(), access_list, tx.tx.input())
+    let mut info =
+        StaticTxInfo::new(tx.sender, tx.tx.to().to().copied(), access_list, tx.tx.input());
+    let known = info.input_empty
+        || matches!(
+            info.selector,
+            Some(SELECTOR_TRANSFER | SELECTOR_TRANSFER_FROM | SELECTOR_APPROVE)
+        );
+    if !known {
+        info.to = None;
+    }
+    info
 }
 
 /// [`Fallback::Sequential`] when `graph` bounds the speedup on `threads`
