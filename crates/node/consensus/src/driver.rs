@@ -136,6 +136,9 @@ impl Driver {
                 },
                 () = sleep => {
                     if let Some((view, _)) = self.timer.take() {
+                        // Worth an operator's eye: a view that ends by
+                        // timeout made no progress.
+                        tracing::info!(view, "view timed out");
                         self.dispatch(Event::TimerFired { view }).await?;
                     }
                 }
@@ -194,7 +197,10 @@ impl Driver {
                     .update(from_height, blocks, voted, committed, batch_of)
                     .map_err(|e| fatal(format!("cannot persist the certified chain: {e}")))?;
             }
-            Action::BuildProposal { view, parent } => self.build(view, parent, false).await?,
+            Action::BuildProposal { view, parent } => {
+                tracing::debug!(view, parent = %parent.id, "building a proposal");
+                self.build(view, parent, false).await?
+            }
             Action::FetchPayload { block_id, digests, from } => {
                 self.fetch_payload(block_id, digests, from)
             }
@@ -308,6 +314,7 @@ impl Driver {
             let first = *self.fetches.keys().next().expect("non-empty");
             self.fetches.remove(&first);
         }
+        tracing::debug!(block = %block_id, missing = missing.len(), %from, "fetching batches");
         let req = WireMsg::BatchRequest(missing.clone()).encode();
         if from != self.replica.me() {
             let _ = self.net.send(u32::from(from.0), req);
@@ -382,6 +389,7 @@ impl Driver {
         match done {
             Done::Built { view, payload, result } => match result {
                 Ok((hash, extra)) => {
+                    tracing::debug!(view, batches = payload.len(), %hash, "proposal built");
                     let block = BlockProposalBody { payload, exec: hash, extra };
                     self.dispatch(Event::ProposalReady { view, block }).await?;
                 }
@@ -391,6 +399,7 @@ impl Driver {
                 let info = self.executing.remove(&block_id);
                 let (results, ok) = match (result, info) {
                     (Ok(hash), Some(mut info)) => {
+                        tracing::debug!(block = %block_id, height = info.height, "block executed");
                         info.hash = hash;
                         self.blocks.insert(block_id, info);
                         (hash, true)
