@@ -473,10 +473,10 @@ async fn one_crash_then_lost_quorum_then_full_restart_keeps_blocks() {
     eprintln!("[faults] scenario 3 (no block lost) passed at {:?}", started.elapsed());
 }
 
+/// Restarting every validator at once resumes commits: each replica recovers
+/// the certified chain (and the block it last voted for) that its lock may
+/// point at, with their batches, from `consensus/certified.bin`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known issue: certified-but-uncommitted blocks live only in memory, so after all \
-            validators restart none has the blocks the others' locks point at and commits \
-            stall (fix in progress in crates/consensus/core and crates/node/consensus)"]
 async fn full_restart_resumes_commits() {
     let _turn = CLUSTER_TURN.lock().await;
     let started = Instant::now();
