@@ -61,9 +61,13 @@ use phalanx_execution_schedule::{
 };
 
 /// Blocks smaller than this run serially by default: below it, starting
-/// threads and validating costs more than it saves (a transfer takes a few
-/// tens of microseconds). A first guess, to tune by benchmark.
-pub const DEFAULT_MIN_TXS_PARALLEL: usize = 16;
+/// threads, the multi-version memory and the post-pass cost more than they
+/// save. Measured (`phalanx bench exec --txs N --min-txs-parallel 0`, 2
+/// threads, docs/BENCHMARKS.md): OpenZeppelin ERC20 transfers break even
+/// near 256 transactions (1.27x there, 0.53x at 16), plain transfers near
+/// 512 (0.75x at 256); CPU-heavy calls would gain already at 8 (1.55x),
+/// which a count cannot tell apart.
+pub const DEFAULT_MIN_TXS_PARALLEL: usize = 256;
 
 /// A block whose known dependencies bound the speedup on the configured
 /// threads below this (percent of serial speed) runs serially: the parallel

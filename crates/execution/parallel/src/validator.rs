@@ -129,8 +129,8 @@ pub struct ScheduledOutcome {
 /// [`ExecError::InvalidBlockTransaction`] names the first invalid one, as
 /// [`phalanx_execution_evm::execute_block`] does (the verdict is then lost:
 /// the block is rejected anyway). Blocks smaller than
-/// `config.min_txs_parallel` run by the schedule on one thread, so that the
-/// schedule is still judged.
+/// `config.min_txs_parallel`, and graphs too close to one chain, run serially
+/// and the graph is judged on the serial read/write sets.
 pub fn execute_scheduled<S: StateView>(
     state: &S,
     env: &BlockEnv,
@@ -150,13 +150,16 @@ pub fn execute_scheduled<S: StateView>(
         let verdict = ScheduleVerdict::Wrong { first_bad_tx: None, reason };
         return optimistic(state, env, txs, config, verdict, 0, 0);
     }
-    if txs.len() >= config.min_txs_parallel {
-        let (threads, min_percent) = (config.threads.max(1), config.sequential_bound_percent);
-        if let Some(fallback) = sequential_bound(graph, threads, min_percent) {
-            return serial_judged(state, env, txs, graph, fallback);
-        }
+    if txs.len() < config.min_txs_parallel {
+        // Following the graph on one thread costs more than serial execution
+        // (multi-version memory, the post-pass); serial execution judges it too.
+        let fallback = Fallback::TooFewTransactions { count: txs.len() };
+        return serial_judged(state, env, txs, graph, fallback);
     }
-    let threads = if txs.len() < config.min_txs_parallel { 1 } else { config.threads };
+    let (threads, min_percent) = (config.threads.max(1), config.sequential_bound_percent);
+    if let Some(fallback) = sequential_bound(graph, threads, min_percent) {
+        return serial_judged(state, env, txs, graph, fallback);
+    }
     let threads = run::worker_count(threads, txs.len());
     run_graph(state, env, txs, graph, threads, config)
 }

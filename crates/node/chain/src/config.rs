@@ -67,8 +67,8 @@ pub struct ExecutionSettings {
     /// Worker threads of the parallel executors; 0 means one per available
     /// core. Default 0.
     pub threads: usize,
-    /// Blocks with fewer transactions run serially (leader) or on one thread
-    /// (validator). Default `phalanx_execution_parallel::DEFAULT_MIN_TXS_PARALLEL`.
+    /// Blocks with fewer transactions run serially (leader and validator;
+    /// a validator still judges the schedule). Default `phalanx_execution_parallel::DEFAULT_MIN_TXS_PARALLEL`.
     pub min_txs_parallel: usize,
     /// Blocks whose known dependencies (static prediction on the leader, the
     /// published graph on a validator) bound the speedup below this percent

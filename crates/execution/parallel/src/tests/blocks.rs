@@ -191,7 +191,7 @@ fn heavy_conflicts_stay_equal_to_serial() {
 fn a_predicted_chain_runs_serially_and_independent_blocks_do_not() {
     let state = base(4);
     let chain: Vec<_> = (0..40).map(|n| transfer(&key(1), n, key(2).address(), 7)).collect();
-    let config = ParallelConfig { threads: 2, ..ParallelConfig::default() };
+    let config = ParallelConfig { threads: 2, min_txs_parallel: 1, ..ParallelConfig::default() };
     let out = execute_leader(&state, &env(30_000_000), &chain, &config).unwrap();
     assert_eq!(out.stats.fallback, Some(Fallback::Sequential { bound_percent: 100 }));
     assert_eq!(out.outcome, execute_block(&state, &env(30_000_000), &chain).unwrap());
@@ -199,7 +199,6 @@ fn a_predicted_chain_runs_serially_and_independent_blocks_do_not() {
     let spread: Vec<_> =
         (1..=4u8).map(|s| transfer(&key(s), 0, Address::repeat_byte(0x70 + s), 7)).collect();
     let spread = [spread.clone(), spread.clone(), spread.clone(), spread].concat();
-    let config = ParallelConfig { min_txs_parallel: 1, ..config };
     let out = execute_leader(&state, &env(30_000_000), &spread, &config).unwrap();
     assert!(
         !matches!(out.stats.fallback, Some(Fallback::Sequential { .. })),

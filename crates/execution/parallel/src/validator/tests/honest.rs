@@ -78,15 +78,17 @@ fn a_beneficiary_destroyed_by_zero_fees_is_honest() {
 }
 
 #[test]
-fn small_blocks_run_on_one_thread_and_are_still_judged() {
+fn small_blocks_run_serially_and_are_still_judged() {
     let (state, txs) = conflict_block(4, 100, 4, true);
     let env = env(30_000_000);
     let (block, schedule) = lead(&state, &env, &txs);
     let config = ParallelConfig { threads: 8, min_txs_parallel: 16, sequential_bound_percent: 0 };
     let out = execute_scheduled(&state, &env, &block, &schedule, &config).unwrap();
     assert_eq!(out.outcome, serial(&state, &env, &block));
-    assert_honest(&out, block.len());
-    assert_eq!(out.stats.threads, 1);
+    assert_eq!(out.verdict, ScheduleVerdict::Followed);
+    assert_eq!(out.stats.threads, 0);
+    let fallback = out.stats.fallback.and_then(|s| s.fallback);
+    assert_eq!(fallback, Some(Fallback::TooFewTransactions { count: block.len() }));
     let claim = BlockSchedule::Graph(Schedule::independent(block.len()));
     let out = execute_scheduled(&state, &env, &block, &claim, &config).unwrap();
     assert_eq!(out.outcome, serial(&state, &env, &block));
@@ -99,7 +101,7 @@ fn the_empty_block_follows_the_empty_graph() {
     let env = env(30_000_000);
     let schedule = BlockSchedule::Graph(Schedule::independent(0));
     let out = scheduled(&state, &env, &[], &schedule, 4);
-    assert_honest(&out, 0);
+    assert_eq!(out.verdict, ScheduleVerdict::Followed);
 }
 
 proptest! {
@@ -123,7 +125,7 @@ fn a_chain_graph_runs_serially_and_is_still_judged() {
     let env = env(30_000_000);
     let block: Vec<_> = (0..40).map(|n| transfer(&key(1), n, key(2).address(), 7)).collect();
     let (block, schedule) = lead(&state, &env, &block);
-    let config = ParallelConfig { threads: 2, ..ParallelConfig::default() };
+    let config = ParallelConfig { threads: 2, min_txs_parallel: 1, ..ParallelConfig::default() };
     let out = execute_scheduled(&state, &env, &block, &schedule, &config).unwrap();
     assert_eq!(out.outcome, serial(&state, &env, &block));
     assert_eq!(out.verdict, ScheduleVerdict::Followed);

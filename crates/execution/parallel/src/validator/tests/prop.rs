@@ -108,7 +108,8 @@ proptest! {
                 let sets = without_beneficiary(&expected.rw_sets, env.proposer);
                 prop_assert!(graph.check_sufficient(&sets).is_ok());
                 prop_assert_eq!(out.stats.executions, block.len() as u64);
-                prop_assert_eq!(out.stats.fallback, None);
+                // An empty block (below every threshold) is judged serially.
+                prop_assert!(out.stats.fallback.is_none() || block.is_empty());
             }
             (BlockSchedule::Graph(_), verdict) => {
                 if matches!(mutation, Mutation::Honest | Mutation::Chain | Mutation::Add(_)) {
