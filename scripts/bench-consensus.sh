@@ -23,8 +23,8 @@
 #   RESULTS      file the combined Markdown table is written to
 #                [$WORK/results.md, printed at the end]
 # Needs: cargo, npm (anvil is installed into .tools/anvil on first use),
-# curl, python3 (free-port search). Free TCP ports 9100-9103 for `multi`
-# (the multi-validator devnet's fixed consensus ports).
+# curl, python3 (free-port search; the multi-validator devnet's RPC and
+# consensus ports are both picked free).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -91,7 +91,6 @@ sys.exit("no free port block found")
 EOF
 }
 
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # Prints the block height $1 answers with, or nothing if it does not answer.
 height() {
@@ -165,11 +164,11 @@ start_target() {
   FUNDER_ARGS=()
   case $target in
     multi)
-      for p in 9100 9101 9102 9103; do
-        port_free "$p" || { log "port $p is taken; multi needs 9100-9103"; exit 1; }
-      done
       port=$(free_ports 4)
-      start_group "$BIN" devnet --validators 4 --dir "$dir/devnet" --port "$port"
+      local cport
+      cport=$(free_ports 4)
+      start_group "$BIN" devnet --validators 4 --dir "$dir/devnet" --port "$port" \
+        --consensus-port "$cport"
       URLS=""
       for i in 0 1 2 3; do URLS+="${URLS:+,}http://127.0.0.1:$((port + i))"; done
       if ((CLIENTS != 4)); then log "multi always uses its 4 validator URLs"; fi

@@ -50,6 +50,10 @@ pub(crate) struct DevnetArgs {
     /// run one `phalanx node` process per validator with chained HotStuff.
     #[arg(long, default_value_t = 1)]
     validators: usize,
+    /// First consensus port with `--validators` ≥ 4: validator I listens on
+    /// 127.0.0.1:(this + I). Used when the devnet directory is created.
+    #[arg(long, default_value_t = crate::devnet_multi::CONSENSUS_PORT_BASE)]
+    consensus_port: u16,
     /// Delete an existing devnet directory first and start a fresh chain.
     #[arg(long)]
     fresh: bool,
@@ -98,7 +102,7 @@ pub(crate) async fn run(args: DevnetArgs) -> anyhow::Result<()> {
         return crate::devnet_multi::run(
             &args.dir,
             args.validators,
-            args.port,
+            crate::devnet_multi::Ports { rpc: args.port, consensus: args.consensus_port },
             duration,
             args.load,
             args.load_accounts,

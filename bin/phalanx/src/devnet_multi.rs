@@ -15,15 +15,31 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// First port validators listen on for each other (validator I uses this + I).
-const CONSENSUS_PORT_BASE: u16 = 9_100;
+/// Default first port validators listen on for each other (validator I uses
+/// this + I); `phalanx devnet --consensus-port` changes it.
+pub(crate) const CONSENSUS_PORT_BASE: u16 = 9_100;
+
+/// The loopback ports of an N-validator devnet: validator I serves JSON-RPC on
+/// `rpc + I` and listens for the other validators on `consensus + I`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ports {
+    /// First JSON-RPC port.
+    pub(crate) rpc: u16,
+    /// First consensus port.
+    pub(crate) consensus: u16,
+}
 
 /// Creates the N-validator layout on first use; returns each validator's config path.
-pub(crate) fn prepare(
-    dir: &Path,
-    validators: usize,
-    rpc_port: u16,
-) -> anyhow::Result<Vec<PathBuf>> {
+pub(crate) fn prepare(dir: &Path, validators: usize, ports: Ports) -> anyhow::Result<Vec<PathBuf>> {
+    let last = u16::try_from(validators - 1).ok();
+    ensure!(
+        last.is_some_and(
+            |l| ports.rpc.checked_add(l).is_some() && ports.consensus.checked_add(l).is_some()
+        ),
+        "ports {} and {} leave no room for {validators} validators",
+        ports.rpc,
+        ports.consensus
+    );
     let configs: Vec<PathBuf> =
         (0..validators).map(|i| dir.join(format!("v{i}/node.toml"))).collect();
     if configs.iter().all(|c| c.exists()) {
@@ -52,9 +68,8 @@ pub(crate) fn prepare(
         1_000_000_000,
     )?;
     std::fs::write(dir.join("genesis.json"), serde_json::to_string_pretty(&genesis)?)?;
-    let peers: Vec<String> = (0..validators)
-        .map(|i| format!("\"127.0.0.1:{}\"", CONSENSUS_PORT_BASE + i as u16))
-        .collect();
+    let peers: Vec<String> =
+        (0..validators).map(|i| format!("\"127.0.0.1:{}\"", ports.consensus + i as u16)).collect();
     for (i, validator) in keys.iter().enumerate() {
         let config = format!(
             "# Phalanx devnet validator {i}; see docs/CONFIG.md for every field.\n\
@@ -63,8 +78,8 @@ pub(crate) fn prepare(
              [consensus]\nkey_file = \"validator/consensus.key\"\nlisten = \"127.0.0.1:{}\"\n\
              peers = [{}]\nbase_timeout_ms = 1000\nbatch_interval_ms = 50\n",
             validator.address,
-            rpc_port + i as u16,
-            CONSENSUS_PORT_BASE + i as u16,
+            ports.rpc + i as u16,
+            ports.consensus + i as u16,
             peers.join(", "),
         );
         std::fs::write(&configs[i], config)?;
@@ -96,7 +111,7 @@ fn spawn_all(configs: &[PathBuf]) -> anyhow::Result<Vec<Child>> {
 pub(crate) async fn run(
     dir: &Path,
     validators: usize,
-    rpc_port: u16,
+    ports: Ports,
     duration: Option<Duration>,
     load: Option<crate::devnet::LoadKind>,
     load_accounts: usize,
@@ -106,7 +121,8 @@ pub(crate) async fn run(
         validators >= 4,
         "--validators {validators}: BFT needs n = 3f+1 ≥ 4 validators (or 1 for a solo node)"
     );
-    let configs = prepare(dir, validators, rpc_port)?;
+    let configs = prepare(dir, validators, ports)?;
+    let rpc_port = ports.rpc;
     let mut children = spawn_all(&configs)?;
     let urls: Vec<String> =
         (0..validators).map(|i| format!("http://127.0.0.1:{}", rpc_port + i as u16)).collect();
@@ -114,7 +130,7 @@ pub(crate) async fn run(
     for (i, url) in urls.iter().enumerate() {
         println!(
             "  validator {i}: JSON-RPC {url}  consensus 127.0.0.1:{}",
-            CONSENSUS_PORT_BASE + i as u16
+            ports.consensus + i as u16
         );
     }
     println!(
