@@ -55,6 +55,14 @@ pub enum ChainError {
         /// What is wrong.
         reason: String,
     },
+    /// The block producer (for example the consensus driver) failed: it
+    /// could not start, lost its execution worker, or met a broken invariant
+    /// (a committed block that was never executed here). Fatal for the node.
+    #[error("block producer failed: {reason}")]
+    Producer {
+        /// What failed.
+        reason: String,
+    },
     /// The genesis file could not be read or is invalid.
     #[error("genesis {path}: {reason}")]
     Genesis {

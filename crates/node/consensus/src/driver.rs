@@ -98,7 +98,7 @@ pub struct Driver {
 }
 
 fn fatal(reason: String) -> ChainError {
-    ChainError::Commit { height: 0, reason }
+    ChainError::Producer { reason }
 }
 
 impl Driver {

@@ -193,7 +193,7 @@ impl ConsensusProducer {
         chain: Arc<Chain>,
         shutdown: watch::Receiver<bool>,
     ) -> Result<(), ChainError> {
-        let start_err = |reason: String| ChainError::Commit { height: 0, reason };
+        let start_err = |reason: String| ChainError::Producer { reason };
         let listen = self.listener.local_addr().map_err(|e| start_err(e.to_string()))?;
         self.listener.set_nonblocking(true).map_err(|e| start_err(e.to_string()))?;
         let listener = tokio::net::TcpListener::from_std(self.listener)
