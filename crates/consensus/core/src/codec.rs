@@ -85,7 +85,12 @@ pub struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+    /// A reader over `bytes`.
+    pub fn new(bytes: &'a [u8]) -> Self {
+        Self { rest: bytes }
+    }
+    /// The next `n` bytes.
+    pub fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         if self.rest.len() < n {
             return Err(DecodeError::UnexpectedEnd);
         }
@@ -98,21 +103,42 @@ impl<'a> Reader<'a> {
         out.copy_from_slice(self.take(N)?);
         Ok(out)
     }
-    fn u8(&mut self) -> Result<u8, DecodeError> {
+    /// One byte.
+    pub fn u8(&mut self) -> Result<u8, DecodeError> {
         Ok(self.take(1)?[0])
     }
-    fn u16(&mut self) -> Result<u16, DecodeError> {
+    /// A big-endian `u16`.
+    pub fn u16(&mut self) -> Result<u16, DecodeError> {
         Ok(u16::from_be_bytes(self.array()?))
     }
-    fn u64(&mut self) -> Result<u64, DecodeError> {
+    /// A big-endian `u64`.
+    pub fn u64(&mut self) -> Result<u64, DecodeError> {
         Ok(u64::from_be_bytes(self.array()?))
     }
-    fn len(&mut self, what: &'static str, max: usize) -> Result<usize, DecodeError> {
+    /// A big-endian `u32` length or count, refused (before anything is
+    /// allocated) when over `max`; `what` names it in the error.
+    pub fn len(&mut self, what: &'static str, max: usize) -> Result<usize, DecodeError> {
         let len = u32::from_be_bytes(self.array()?) as usize;
         if len > max {
             return Err(DecodeError::TooLong { what, len, max });
         }
         Ok(len)
+    }
+    /// A [`len`](Self::len)-prefixed byte string of at most `max` bytes.
+    pub fn bytes(&mut self, what: &'static str, max: usize) -> Result<&'a [u8], DecodeError> {
+        let len = self.len(what, max)?;
+        self.take(len)
+    }
+    /// The bytes not read yet.
+    pub fn rest(&self) -> &'a [u8] {
+        self.rest
+    }
+    /// `Ok` when every byte was read, else [`DecodeError::TrailingBytes`].
+    pub fn finish(&self) -> Result<(), DecodeError> {
+        match self.rest.len() {
+            0 => Ok(()),
+            count => Err(DecodeError::TrailingBytes { count }),
+        }
     }
 }
 
@@ -393,11 +419,9 @@ pub fn decode_message(bytes: &[u8]) -> Result<Message, DecodeError> {
             max: MAX_MESSAGE_BYTES,
         });
     }
-    let mut r = Reader { rest: bytes };
+    let mut r = Reader::new(bytes);
     let msg = Message::decode(&mut r)?;
-    if !r.rest.is_empty() {
-        return Err(DecodeError::TrailingBytes { count: r.rest.len() });
-    }
+    r.finish()?;
     Ok(msg)
 }
 

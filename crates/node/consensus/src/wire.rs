@@ -5,6 +5,7 @@
 //! allocated, and every decoding error is a value, never a panic.
 
 use alloy_primitives::{keccak256, B256};
+use phalanx_consensus_core::codec::{Decode, Reader};
 use phalanx_consensus_core::{
     decode_message, encode_message, BlockResponse, CertifiedBlock, DecodeError, Message,
     MAX_BLOCKS_PER_RESPONSE,
@@ -34,36 +35,11 @@ const CERT_VERSION: u8 = 1;
 /// Why bytes from a peer (or storage) do not decode.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WireError {
-    /// The input ended inside a value.
-    #[error("input ended early")]
-    UnexpectedEnd,
-    /// A length or count is over its cap.
-    #[error("{what} has length {len}, at most {max} allowed")]
-    TooLong {
-        /// Which field.
-        what: &'static str,
-        /// Its length.
-        len: usize,
-        /// Its cap.
-        max: usize,
-    },
-    /// An unknown tag or version byte.
-    #[error("unknown tag {tag} for {what}")]
-    UnknownTag {
-        /// Which type.
-        what: &'static str,
-        /// The byte.
-        tag: u8,
-    },
-    /// Bytes remain after the value.
-    #[error("{count} trailing bytes")]
-    TrailingBytes {
-        /// How many.
-        count: usize,
-    },
-    /// A nested consensus message is invalid.
-    #[error("consensus message: {0}")]
-    Consensus(#[from] DecodeError),
+    /// The bytes are malformed: truncated, a length over its cap, an unknown
+    /// tag or version, trailing bytes, or a nested consensus message that
+    /// does not decode (the core's codec reads every field).
+    #[error(transparent)]
+    Codec(#[from] DecodeError),
     /// A nested consensus message has the wrong kind.
     #[error("expected a block response, got {kind}")]
     WrongKind {
@@ -92,7 +68,7 @@ impl Batch {
 
     /// Decodes a batch, enforcing [`BATCH_TXS_MAX`], [`TX_BYTES_MAX`] and [`BATCH_BYTES_MAX`].
     pub fn decode(bytes: &[u8]) -> Result<Self, WireError> {
-        let mut r = Reader(bytes);
+        let mut r = Reader::new(bytes);
         let batch = Self::read(&mut r)?;
         r.finish()?;
         Ok(batch)
@@ -187,21 +163,18 @@ impl WireMsg {
     /// Decodes a message from a peer, enforcing every cap.
     pub fn decode(bytes: &[u8]) -> Result<Self, WireError> {
         if bytes.len() > WIRE_BYTES_MAX {
-            return Err(WireError::TooLong {
-                what: "wire message",
-                len: bytes.len(),
-                max: WIRE_BYTES_MAX,
-            });
+            let (len, max) = (bytes.len(), WIRE_BYTES_MAX);
+            return Err(DecodeError::TooLong { what: "wire message", len, max }.into());
         }
-        let mut r = Reader(bytes);
+        let mut r = Reader::new(bytes);
         let msg = match r.u8()? {
-            TAG_CONSENSUS => return Ok(WireMsg::Consensus(decode_message(r.0)?)),
+            TAG_CONSENSUS => return Ok(WireMsg::Consensus(decode_message(r.rest())?)),
             TAG_BATCH => WireMsg::Batch(Batch::read(&mut r)?),
             TAG_BATCH_REQUEST => {
                 let count = r.len("batch request", BATCH_REQUEST_DIGESTS_MAX)?;
                 let mut digests = Vec::with_capacity(count);
                 for _ in 0..count {
-                    digests.push(r.b256()?);
+                    digests.push(B256::decode(&mut r)?);
                 }
                 WireMsg::BatchRequest(digests)
             }
@@ -209,13 +182,13 @@ impl WireMsg {
             TAG_STORED_REQUEST => WireMsg::StoredBlocksRequest {
                 from_height: r.u64()?,
                 count: r.u64()?.min(MAX_BLOCKS_PER_RESPONSE as u64),
-                target: r.b256()?,
+                target: B256::decode(&mut r)?,
             },
             TAG_STORED_RESPONSE => {
                 let blocks = block_response(r.bytes("blocks", WIRE_BYTES_MAX)?)?;
                 WireMsg::StoredBlocksResponse { blocks, batches: read_batches(&mut r)? }
             }
-            tag => return Err(WireError::UnknownTag { what: "wire message", tag }),
+            tag => return Err(DecodeError::UnknownTag { what: "wire message", tag }.into()),
         };
         r.finish()?;
         Ok(msg)
@@ -235,17 +208,17 @@ pub fn encode_certificate(cb: &CertifiedBlock, batches: &[Batch]) -> Vec<u8> {
 
 /// Decodes [`encode_certificate`]'s output.
 pub fn decode_certificate(bytes: &[u8]) -> Result<(CertifiedBlock, Vec<Batch>), WireError> {
-    let mut r = Reader(bytes);
+    let mut r = Reader::new(bytes);
     let version = r.u8()?;
     if version != CERT_VERSION {
-        return Err(WireError::UnknownTag { what: "certificate version", tag: version });
+        return Err(DecodeError::UnknownTag { what: "certificate version", tag: version }.into());
     }
     let mut response = block_response(r.bytes("certified block", WIRE_BYTES_MAX)?)?;
     let batches = read_batches(&mut r)?;
     r.finish()?;
     match (response.blocks.pop(), response.blocks.is_empty()) {
         (Some(cb), true) => Ok((cb, batches)),
-        _ => Err(WireError::TooLong { what: "certificate blocks", len: 2, max: 1 }),
+        _ => Err(DecodeError::TooLong { what: "certificate blocks", len: 2, max: 1 }.into()),
     }
 }
 
@@ -280,49 +253,6 @@ fn read_batches(r: &mut Reader<'_>) -> Result<Vec<Batch>, WireError> {
         batches.push(Batch::decode(r.bytes("batch", BATCH_BYTES_MAX)?)?);
     }
     Ok(batches)
-}
-
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], WireError> {
-        if self.0.len() < n {
-            return Err(WireError::UnexpectedEnd);
-        }
-        let (head, tail) = self.0.split_at(n);
-        self.0 = tail;
-        Ok(head)
-    }
-    fn u8(&mut self) -> Result<u8, WireError> {
-        Ok(self.take(1)?[0])
-    }
-    fn u64(&mut self) -> Result<u64, WireError> {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(self.take(8)?);
-        Ok(u64::from_be_bytes(b))
-    }
-    fn b256(&mut self) -> Result<B256, WireError> {
-        Ok(B256::from_slice(self.take(32)?))
-    }
-    fn len(&mut self, what: &'static str, max: usize) -> Result<usize, WireError> {
-        let mut b = [0u8; 4];
-        b.copy_from_slice(self.take(4)?);
-        let len = u32::from_be_bytes(b) as usize;
-        if len > max {
-            return Err(WireError::TooLong { what, len, max });
-        }
-        Ok(len)
-    }
-    fn bytes(&mut self, what: &'static str, max: usize) -> Result<&'a [u8], WireError> {
-        let len = self.len(what, max)?;
-        self.take(len)
-    }
-    fn finish(&self) -> Result<(), WireError> {
-        match self.0.len() {
-            0 => Ok(()),
-            count => Err(WireError::TrailingBytes { count }),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -388,9 +318,15 @@ mod tests {
     fn oversize_counts_are_rejected_before_allocating() {
         let mut bytes = vec![TAG_BATCH_REQUEST];
         bytes.extend_from_slice(&u32::MAX.to_be_bytes());
-        assert!(matches!(WireMsg::decode(&bytes), Err(WireError::TooLong { .. })));
+        assert!(matches!(
+            WireMsg::decode(&bytes),
+            Err(WireError::Codec(DecodeError::TooLong { .. }))
+        ));
         let mut trailing = WireMsg::Batch(Batch { txs: vec![vec![1]] }).encode();
         trailing.push(0);
-        assert_eq!(WireMsg::decode(&trailing), Err(WireError::TrailingBytes { count: 1 }));
+        assert_eq!(
+            WireMsg::decode(&trailing),
+            Err(WireError::Codec(DecodeError::TrailingBytes { count: 1 }))
+        );
     }
 }
