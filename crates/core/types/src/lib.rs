@@ -14,6 +14,7 @@ mod changes;
 mod genesis;
 mod hash;
 mod receipt;
+mod receipts_trie;
 mod recovered;
 mod rwset;
 
@@ -23,8 +24,9 @@ pub use changes::{StateChanges, StorageChanges};
 pub use genesis::{Genesis, GenesisAccount, GenesisError, Validator};
 pub use hash::{ordered_root, transactions_root};
 pub use receipt::{receipts_root, receipts_root_and_bloom, TxReceipt};
+pub use receipts_trie::{PartDigest, ReceiptsRootPlan};
 pub use recovered::RecoveredTx;
-pub use rwset::{rw_digest, ReadKey, ReadValue, ReadWriteSet, WriteOp};
+pub use rwset::{pavm_hash, rw_digest, ReadKey, ReadValue, ReadWriteSet, WriteOp};
 
 /// Re-exported so downstream crates agree on one version of the primitives.
 pub use alloy_consensus::TxEnvelope;

@@ -23,7 +23,7 @@ pub struct TxReceipt {
     pub effective_gas_price: u128,
     /// Logs emitted, in order.
     pub logs: Vec<Log>,
-    /// PaVM operation hash: keccak over the transaction's recorded reads and writes.
+    /// PaVM operation hash: BLAKE3 over the transaction's recorded reads and writes.
     pub rw_hash: B256,
     /// Address of the contract created by this transaction, if any.
     pub contract_address: Option<Address>,
@@ -127,14 +127,14 @@ pub fn receipts_root_and_bloom(receipts: &[TxReceipt]) -> (B256, Bloom) {
 /// map lookup is far cheaper than a keccak. Holds at most one entry per
 /// distinct log address and topic of the block being summarised.
 #[derive(Default)]
-struct BloomHashes {
+pub(crate) struct BloomHashes {
     addresses: AddressHashMap<B256>,
     topics: B256HashMap<B256>,
 }
 
 impl BloomHashes {
     /// Equal to [`TxReceipt::bloom`] over `logs`.
-    fn bloom(&mut self, logs: &[Log]) -> Bloom {
+    pub(crate) fn bloom(&mut self, logs: &[Log]) -> Bloom {
         let mut bloom = Bloom::default();
         for log in logs {
             let hash = *self.addresses.entry(log.address).or_insert_with(|| keccak256(log.address));
@@ -149,7 +149,7 @@ impl BloomHashes {
 }
 
 /// The index whose RLP is the `j`-th smallest among rlp(0..len).
-fn adjust_index_for_rlp(j: usize, len: usize) -> usize {
+pub(crate) fn adjust_index_for_rlp(j: usize, len: usize) -> usize {
     if j > 0x7f {
         j
     } else if j == 0x7f || j + 1 == len {

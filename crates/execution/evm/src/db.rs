@@ -14,7 +14,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 pub(crate) struct Recorder {
     /// Locations read with the raw value observed, first-read order,
     /// deduplicated. Nothing is hashed here: the transaction's single
-    /// keccak happens in `ReadWriteSet::op_hash`.
+    /// hash happens in `ReadWriteSet::op_hash`.
     pub reads: Vec<(ReadKey, ReadValue)>,
     /// Each account read, with the record observed: the "before" values that
     /// net writes are computed against.

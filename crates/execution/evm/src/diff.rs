@@ -2,9 +2,9 @@
 //! to the block's running state.
 
 use crate::Overlay;
-use alloy_primitives::{keccak256, Address, Log, B256};
+use alloy_primitives::{Address, Log, B256};
 use alloy_rlp::Encodable;
-use phalanx_core_types::{Account, StateView, WriteOp, KECCAK_EMPTY};
+use phalanx_core_types::{pavm_hash, Account, StateView, WriteOp, KECCAK_EMPTY};
 use revm::primitives::{Account as RevmAccount, Bytecode, EvmState};
 use rustc_hash::FxHashMap;
 
@@ -49,7 +49,7 @@ pub(crate) fn diff_state<S: StateView>(
     for (index, log) in logs.iter().enumerate() {
         sink.scratch.clear();
         log.encode(&mut *sink.scratch);
-        let hash = keccak256(&sink.scratch[..]);
+        let hash = pavm_hash(&sink.scratch[..]);
         // A transaction cannot emit 2^32 logs within any gas limit.
         let index = u32::try_from(index).unwrap_or(u32::MAX);
         sink.writes.push(WriteOp::Log { index, hash });

@@ -5,14 +5,17 @@
 use crate::engine::Slot;
 use crate::{Fallback, RejectedTx};
 use alloy_primitives::{Bloom, B256};
+use parking_lot::Mutex;
 use phalanx_core_types::{
-    receipts_root_and_bloom, rw_digest, Account, Address, ReadKey, ReadValue, ReadWriteSet,
-    RecoveredTx, StateChanges, StateView, TxReceipt,
+    receipts_root_and_bloom, rw_digest, Account, Address, PartDigest, ReadKey, ReadValue,
+    ReadWriteSet, ReceiptsRootPlan, RecoveredTx, StateChanges, StateView, TxReceipt,
 };
 use phalanx_execution_evm::{
     block_gas_reason, credit_beneficiary, BlockEnv, BlockOutcome, ExecError, InvalidStage,
     TxExecuted, TxOutcome,
 };
+use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// How invalid transactions are treated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +83,10 @@ fn reads_account(reads: &[(ReadKey, ReadValue)], address: Address) -> bool {
 /// Blocks with fewer transactions compute their digests on one thread.
 const PARALLEL_DIGESTS_MIN_TXS: usize = 64;
 
+/// Transactions per operation-hash job: small enough that the last jobs
+/// balance the threads, large enough that taking a job costs nothing.
+const OP_HASH_JOB_TXS: usize = 128;
+
 /// What the post-pass computes after the in-order loop.
 struct Digests {
     op_hashes: Vec<B256>,
@@ -88,25 +95,45 @@ struct Digests {
     changes: StateChanges,
 }
 
+/// One unit of the parallel post-pass.
+#[derive(Debug, Clone)]
+enum Job {
+    /// Merge the transactions' state changes in block order.
+    Merge,
+    /// Hash one part of the receipts trie.
+    Receipts(usize),
+    /// The operation hashes of these transactions.
+    OpHashes(Range<usize>),
+}
+
+/// A finished [`Job`].
+enum Done {
+    Merge(StateChanges),
+    Receipts(usize, PartDigest),
+    OpHashes(usize, Vec<B256>),
+}
+
+fn merge(tx_changes: Vec<StateChanges>) -> StateChanges {
+    let mut changes = StateChanges::default();
+    for delta in tx_changes {
+        changes.extend(delta);
+    }
+    changes
+}
+
 /// The operation hash of each read/write set (PaVM receipts), the receipts
 /// root and block bloom, and the block's merged state changes (in block
-/// order, later writes winning). None depends on another, so with more than
-/// one thread they run at once on scoped threads: the hashing is most of the
-/// post-pass's work and, unlike crediting fees and counting gas, needs no
-/// block order.
+/// order, later writes winning). None depends on another, and the hashing is
+/// most of the post-pass's work: with more than one thread, they are cut
+/// into jobs (the merge, one per receipts-subtrie of up to 256 receipts, one
+/// per [`OP_HASH_JOB_TXS`] operation hashes) that `threads` threads take in
+/// turn, the merge (the longest) first.
 fn digests(
     receipts: &[TxReceipt],
     rw_sets: &[ReadWriteSet],
     tx_changes: Vec<StateChanges>,
     threads: usize,
 ) -> Digests {
-    let merge = |tx_changes: Vec<StateChanges>| {
-        let mut changes = StateChanges::default();
-        for delta in tx_changes {
-            changes.extend(delta);
-        }
-        changes
-    };
     if threads <= 1 || rw_sets.len() < PARALLEL_DIGESTS_MIN_TXS {
         let (receipts_root, logs_bloom) = receipts_root_and_bloom(receipts);
         return Digests {
@@ -116,21 +143,56 @@ fn digests(
             changes: merge(tx_changes),
         };
     }
-    let mut op_hashes = vec![B256::ZERO; rw_sets.len()];
-    let chunk = rw_sets.len().div_ceil(threads);
-    let ((receipts_root, logs_bloom), changes) = std::thread::scope(|scope| {
-        let root = scope.spawn(|| receipts_root_and_bloom(receipts));
-        for (out, sets) in op_hashes.chunks_mut(chunk).zip(rw_sets.chunks(chunk)) {
-            scope.spawn(move || {
-                for (hash, set) in out.iter_mut().zip(sets) {
-                    *hash = set.op_hash();
+    let plan = ReceiptsRootPlan::new(receipts.len());
+    let mut jobs = vec![Job::Merge];
+    jobs.extend((0..plan.parts()).map(Job::Receipts));
+    let chunks = (0..rw_sets.len()).step_by(OP_HASH_JOB_TXS);
+    jobs.extend(
+        chunks.map(|start| Job::OpHashes(start..(start + OP_HASH_JOB_TXS).min(rw_sets.len()))),
+    );
+    let next = AtomicUsize::new(0);
+    let tx_changes = Mutex::new(Some(tx_changes));
+    let work = || {
+        let mut done = Vec::new();
+        while let Some(job) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
+            done.push(match job {
+                Job::Merge => {
+                    let taken = tx_changes.lock().take().expect("one merge job");
+                    Done::Merge(merge(taken))
                 }
+                Job::Receipts(part) => Done::Receipts(*part, plan.digest_part(receipts, *part)),
+                Job::OpHashes(range) => Done::OpHashes(
+                    range.start,
+                    rw_sets[range.clone()].iter().map(ReadWriteSet::op_hash).collect(),
+                ),
             });
         }
-        let changes = merge(tx_changes);
-        (root.join().expect("receipts root thread panicked"), changes)
+        done
+    };
+    let finished: Vec<Done> = std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
+        let mut finished = work();
+        for helper in helpers {
+            finished.extend(helper.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
+        }
+        finished
     });
-    Digests { op_hashes, receipts_root, logs_bloom, changes }
+    let mut op_hashes = vec![B256::ZERO; rw_sets.len()];
+    let mut parts = vec![None; plan.parts()];
+    let mut changes = None;
+    for done in finished {
+        match done {
+            Done::Merge(merged) => changes = Some(merged),
+            Done::Receipts(part, digest) => parts[part] = Some(digest),
+            Done::OpHashes(start, hashes) => {
+                op_hashes[start..start + hashes.len()].copy_from_slice(&hashes)
+            }
+        }
+    }
+    let parts: Vec<PartDigest> =
+        parts.into_iter().map(|p| p.expect("every receipts part is hashed")).collect();
+    let (receipts_root, logs_bloom) = plan.combine(receipts, &parts);
+    Digests { op_hashes, receipts_root, logs_bloom, changes: changes.expect("merge job ran") }
 }
 
 /// Builds the block's outcome from the final `slots` of `txs`, in order,

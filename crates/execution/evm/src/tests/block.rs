@@ -135,7 +135,7 @@ fn deploy_then_call_records_storage_logs_and_code() {
     let writes = &outcome.rw_sets[1].writes;
     let slot = WriteOp::Storage { address: contract, slot: U256::ZERO, value: U256::from(0x2a) };
     assert!(writes.contains(&slot));
-    let log_hash = keccak256(alloy_rlp::encode(log_of(&outcome.receipts[1])));
+    let log_hash = phalanx_core_types::pavm_hash(&alloy_rlp::encode(log_of(&outcome.receipts[1])));
     assert!(writes.contains(&WriteOp::Log { index: 0, hash: log_hash }));
     assert!(outcome.rw_sets[1]
         .reads

@@ -1,0 +1,199 @@
+//! The receipts root in independent parts, for hashing on several threads.
+//!
+//! The ordered receipts trie keys receipt `i` by `rlp(i)`. Every index from
+//! 128 up has a key of two or more bytes, and the indices that share all but
+//! the last key byte (up to 256 of them: 128..=255, then 256..=511, ...) form
+//! one subtrie below the path of that shared prefix. When the subtrie's
+//! leaves differ in their first remaining nibble, its top node is a branch
+//! whose hash depends on nothing outside the subtrie: [`ReceiptsRootPlan`]
+//! hashes such subtries separately ([`ReceiptsRootPlan::digest_part`], any
+//! thread, any order) and [`ReceiptsRootPlan::combine`] adds their hashes to
+//! the top of the trie as branch nodes, with the remaining leaves (indices
+//! 0..=127 and subtries too small to branch) added as leaves.
+//!
+//! **Invariant:** `combine` returns exactly [`receipts_root_and_bloom`]'s
+//! result (tests compare them for every shape boundary and at random).
+//!
+//! [`receipts_root_and_bloom`]: crate::receipts_root_and_bloom
+
+use crate::receipt::{adjust_index_for_rlp, BloomHashes};
+use crate::TxReceipt;
+use alloy_primitives::{Bloom, B256};
+use alloy_rlp::Encodable;
+use alloy_trie::{HashBuilder, Nibbles, EMPTY_ROOT_HASH};
+use std::ops::Range;
+
+/// One separately hashed subtrie: receipts `range`, whose keys share all but
+/// their last byte.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Subtrie {
+    range: Range<usize>,
+    /// The nibble path of the subtrie's top (branch) node.
+    prefix: Nibbles,
+}
+
+/// The hash of one part and the bloom of its receipts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartDigest {
+    hash: B256,
+    bloom: Bloom,
+}
+
+/// How the receipts root of a block of `len` receipts splits into parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiptsRootPlan {
+    len: usize,
+    subtries: Vec<Subtrie>,
+}
+
+impl ReceiptsRootPlan {
+    /// The plan for `len` receipts: one part per group of up to 256 indices
+    /// from 128 up whose leaves branch at the group's prefix.
+    pub fn new(len: usize) -> Self {
+        let mut subtries = Vec::new();
+        let mut start = 128;
+        while start < len {
+            // Indices sharing every key byte but the last: start..end.
+            let end = ((start | 0xff) + 1).min(len);
+            let (first, last) = (start, end - 1);
+            // Leaves branch at the prefix only if their next nibble differs.
+            if (first & 0xf0) != (last & 0xf0) {
+                let mut key = Vec::with_capacity(9);
+                first.encode(&mut key);
+                let prefix = Nibbles::unpack(&key[..key.len() - 1]);
+                subtries.push(Subtrie { range: start..end, prefix });
+            }
+            start = end;
+        }
+        Self { len, subtries }
+    }
+
+    /// The number of parts to pass to [`digest_part`](Self::digest_part).
+    pub fn parts(&self) -> usize {
+        self.subtries.len()
+    }
+
+    /// Hashes part `part` (< [`parts`](Self::parts)) of `receipts`, which
+    /// must hold the plan's `len` receipts with their final cumulative gas.
+    pub fn digest_part(&self, receipts: &[TxReceipt], part: usize) -> PartDigest {
+        assert_eq!(receipts.len(), self.len, "receipts differ from the plan's block");
+        let subtrie = &self.subtries[part];
+        let mut hashes = BloomHashes::default();
+        let mut block_bloom = Bloom::default();
+        let mut builder = HashBuilder::default();
+        let mut buf = Vec::with_capacity(512);
+        for i in subtrie.range.clone() {
+            let receipt = &receipts[i];
+            let bloom = hashes.bloom(&receipt.logs);
+            block_bloom |= bloom;
+            buf.clear();
+            receipt.encode_ethereum_into(&bloom, &mut buf);
+            // The key below the prefix: the last key byte, as two nibbles.
+            let last = (i & 0xff) as u8;
+            builder.add_leaf(Nibbles::from_nibbles_unchecked([last >> 4, last & 0x0f]), &buf);
+        }
+        PartDigest { hash: builder.root(), bloom: block_bloom }
+    }
+
+    /// The receipts root and the block's logs bloom, from every part's
+    /// digest (`digests[p]` from `digest_part(receipts, p)`) and the leaves
+    /// outside the parts.
+    pub fn combine(&self, receipts: &[TxReceipt], digests: &[PartDigest]) -> (B256, Bloom) {
+        assert_eq!(receipts.len(), self.len, "receipts differ from the plan's block");
+        assert_eq!(digests.len(), self.subtries.len(), "one digest per part");
+        let mut block_bloom = Bloom::default();
+        if receipts.is_empty() {
+            return (EMPTY_ROOT_HASH, block_bloom);
+        }
+        let mut hashes = BloomHashes::default();
+        let mut builder = HashBuilder::default();
+        let (mut key, mut buf) = (Vec::with_capacity(9), Vec::with_capacity(512));
+        let mut next_part = 0;
+        let mut j = 0;
+        // Leaves and branches in key order; from 128 up, key order is index order.
+        while j < receipts.len() {
+            if let Some(subtrie) = self.subtries.get(next_part).filter(|s| s.range.start == j) {
+                let digest = digests[next_part];
+                block_bloom |= digest.bloom;
+                builder.add_branch(subtrie.prefix.clone(), digest.hash, false);
+                j = subtrie.range.end;
+                next_part += 1;
+                continue;
+            }
+            let i = adjust_index_for_rlp(j, receipts.len());
+            let bloom = hashes.bloom(&receipts[i].logs);
+            block_bloom |= bloom;
+            buf.clear();
+            receipts[i].encode_ethereum_into(&bloom, &mut buf);
+            key.clear();
+            i.encode(&mut key);
+            builder.add_leaf(Nibbles::unpack(&key), &buf);
+            j += 1;
+        }
+        (builder.root(), block_bloom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::receipts_root_and_bloom;
+    use alloy_primitives::{Address, Bytes, Log, LogData};
+
+    fn receipts(len: usize) -> Vec<TxReceipt> {
+        (0..len)
+            .map(|i| TxReceipt {
+                tx_type: (i % 3) as u8,
+                success: i % 5 != 0,
+                cumulative_gas_used: 21_000 * (i as u64 + 1),
+                gas_used: 21_000,
+                effective_gas_price: 7,
+                logs: (0..i % 3)
+                    .map(|k| Log {
+                        address: Address::repeat_byte((i % 7) as u8),
+                        data: LogData::new_unchecked(
+                            vec![B256::repeat_byte(k as u8), B256::with_last_byte(i as u8)],
+                            Bytes::from(vec![i as u8; k]),
+                        ),
+                    })
+                    .collect(),
+                rw_hash: B256::ZERO,
+                contract_address: None,
+            })
+            .collect()
+    }
+
+    fn by_parts(receipts: &[TxReceipt]) -> (B256, Bloom) {
+        let plan = ReceiptsRootPlan::new(receipts.len());
+        // Digest in reverse to show the order does not matter.
+        let mut digests: Vec<_> =
+            (0..plan.parts()).rev().map(|p| (p, plan.digest_part(receipts, p))).collect();
+        digests.sort_by_key(|(p, _)| *p);
+        let digests: Vec<_> = digests.into_iter().map(|(_, d)| d).collect();
+        plan.combine(receipts, &digests)
+    }
+
+    /// Every boundary of the key layout: single-byte keys, the 0x81 group,
+    /// groups of 256 (full, partial, too small to branch), three-byte keys.
+    #[test]
+    fn parts_equal_the_whole_root_at_every_shape_boundary() {
+        let lens = [
+            0, 1, 2, 127, 128, 129, 143, 144, 145, 255, 256, 257, 271, 272, 273, 300, 511, 512,
+            513, 1000, 2000, 4096, 4097, 4113, 65_535, 65_536, 65_537, 65_553, 65_700,
+        ];
+        let all = receipts(*lens.iter().max().unwrap());
+        for len in lens {
+            let block = &all[..len];
+            assert_eq!(by_parts(block), receipts_root_and_bloom(block), "len {len}");
+        }
+    }
+
+    #[test]
+    fn parts_cover_the_large_groups() {
+        // 2,000 receipts: the 0x81 group and seven 0x82 groups.
+        assert_eq!(ReceiptsRootPlan::new(2_000).parts(), 8);
+        assert_eq!(ReceiptsRootPlan::new(128).parts(), 0);
+        // 256..=257 share the next nibble: no branch at their prefix.
+        assert_eq!(ReceiptsRootPlan::new(258).parts(), 1);
+    }
+}
