@@ -13,6 +13,7 @@
 mod exec;
 mod load;
 mod overhead;
+mod probe;
 
 use clap::Subcommand;
 

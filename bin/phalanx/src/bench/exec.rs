@@ -8,7 +8,9 @@
 //! tx/s and gas/s, speedup over serial, CPU-seconds relative to serial (work
 //! efficiency), re-executions and aborts, the speedup bound the recorded
 //! dependency graph allows at 2..64 cores, and how well the static
-//! (DiPETrans-style) prediction agreed with the observed conflicts.
+//! (DiPETrans-style) prediction agreed with the observed conflicts, and how
+//! much parallelism the machine itself gave during the row (see
+//! [`super::probe`]): no executor can beat that ceiling.
 
 use anyhow::{ensure, Context};
 use phalanx_execution_evm::{execute_block, BlockOutcome};
@@ -117,6 +119,8 @@ struct Row {
     static_precision: f64,
     static_recall: f64,
     static_safe: bool,
+    /// Median of the machine probe taken before each repeat.
+    machine_parallelism: f64,
 }
 
 fn static_infos(prepared: &Prepared) -> Vec<StaticTxInfo> {
@@ -157,7 +161,9 @@ fn measure(prepared: &Prepared, label: String, args: &ExecArgs) -> anyhow::Resul
     let verdict = validator_once.verdict.clone();
     let (mut serial, mut leader, mut validator) =
         (Timings::default(), Timings::default(), Timings::default());
+    let mut parallelism = Vec::with_capacity(args.repeats);
     for rep in 0..args.repeats {
+        parallelism.push(super::probe::parallelism(args.threads));
         let mut order = [0, 1, 2];
         order.rotate_left(rep % 3);
         for engine in order {
@@ -202,6 +208,7 @@ fn measure(prepared: &Prepared, label: String, args: &ExecArgs) -> anyhow::Resul
         static_precision: agreed.precision(),
         static_recall: agreed.recall(),
         static_safe: agreed.is_safe(),
+        machine_parallelism: median(parallelism),
     })
 }
 
@@ -238,6 +245,10 @@ fn print_row(row: &Row) {
     println!(
         "{:<24} static prediction: precision {:.2} recall {:.2} safe {}",
         "", row.static_precision, row.static_recall, row.static_safe
+    );
+    println!(
+        "{:<24} machine: {:.2}x work rate with the threads vs one (pure arithmetic; ceiling)",
+        "", row.machine_parallelism
     );
 }
 

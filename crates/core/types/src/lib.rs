@@ -24,7 +24,7 @@ pub use changes::{StateChanges, StorageChanges};
 pub use genesis::{Genesis, GenesisAccount, GenesisError, Validator};
 pub use hash::{ordered_root, transactions_root};
 pub use receipt::{receipts_root, receipts_root_and_bloom, TxReceipt};
-pub use receipts_trie::{PartDigest, ReceiptsRootPlan};
+pub use receipts_trie::{PartDigest, ReceiptsRootBuilder, ReceiptsRootPlan};
 pub use recovered::RecoveredTx;
 pub use rwset::{pavm_hash, rw_digest, ReadKey, ReadValue, ReadWriteSet, WriteOp};
 

@@ -126,7 +126,7 @@ pub fn receipts_root_and_bloom(receipts: &[TxReceipt]) -> (B256, Bloom) {
 /// address, event signature and account topics recur across receipts, and a
 /// map lookup is far cheaper than a keccak. Holds at most one entry per
 /// distinct log address and topic of the block being summarised.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub(crate) struct BloomHashes {
     addresses: AddressHashMap<B256>,
     topics: B256HashMap<B256>,

@@ -11,8 +11,12 @@
 //! the top of the trie as branch nodes, with the remaining leaves (indices
 //! 0..=127 and subtries too small to branch) added as leaves.
 //!
-//! **Invariant:** `combine` returns exactly [`receipts_root_and_bloom`]'s
-//! result (tests compare them for every shape boundary and at random).
+//! [`ReceiptsRootBuilder`] instead hashes receipts one at a time as they
+//! arrive, for a thread that follows a serial executor.
+//!
+//! **Invariant:** `combine` and `ReceiptsRootBuilder::finish` return exactly
+//! [`receipts_root_and_bloom`]'s result (tests compare them at every shape
+//! boundary).
 //!
 //! [`receipts_root_and_bloom`]: crate::receipts_root_and_bloom
 
@@ -134,6 +138,66 @@ impl ReceiptsRootPlan {
     }
 }
 
+/// The receipts root and block bloom of receipts that arrive one at a time
+/// in block order, hashed as they arrive (for a background thread that
+/// follows an executor). Equal to [`receipts_root_and_bloom`] over the
+/// pushed receipts.
+///
+/// [`receipts_root_and_bloom`]: crate::receipts_root_and_bloom
+#[derive(Debug, Default)]
+pub struct ReceiptsRootBuilder {
+    builder: HashBuilder,
+    hashes: BloomHashes,
+    bloom: Bloom,
+    /// Receipts pushed so far.
+    count: usize,
+    /// Receipt 0's encoding: its key, 0x80, sorts after the keys of 1..=127,
+    /// so its leaf waits for receipt 128 or the end.
+    first: Option<Vec<u8>>,
+    key: Vec<u8>,
+}
+
+impl ReceiptsRootBuilder {
+    /// Adds the next receipt of the block (its cumulative gas final).
+    pub fn push(&mut self, receipt: &TxReceipt) {
+        let bloom = self.hashes.bloom(&receipt.logs);
+        self.bloom |= bloom;
+        let mut encoding = Vec::with_capacity(512);
+        receipt.encode_ethereum_into(&bloom, &mut encoding);
+        let index = self.count;
+        self.count += 1;
+        if index == 0 {
+            self.first = Some(encoding);
+            return;
+        }
+        if index == 128 {
+            self.add_first();
+        }
+        self.add_leaf(index, &encoding);
+    }
+
+    /// The receipts root and the block's logs bloom.
+    pub fn finish(mut self) -> (B256, Bloom) {
+        if self.count == 0 {
+            return (EMPTY_ROOT_HASH, self.bloom);
+        }
+        self.add_first();
+        (self.builder.root(), self.bloom)
+    }
+
+    fn add_first(&mut self) {
+        if let Some(encoding) = self.first.take() {
+            self.add_leaf(0, &encoding);
+        }
+    }
+
+    fn add_leaf(&mut self, index: usize, encoding: &[u8]) {
+        self.key.clear();
+        index.encode(&mut self.key);
+        self.builder.add_leaf(Nibbles::unpack(&self.key), encoding);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,7 +208,7 @@ mod tests {
         (0..len)
             .map(|i| TxReceipt {
                 tx_type: (i % 3) as u8,
-                success: i % 5 != 0,
+                success: !i.is_multiple_of(5),
                 cumulative_gas_used: 21_000 * (i as u64 + 1),
                 gas_used: 21_000,
                 effective_gas_price: 7,
@@ -185,6 +249,16 @@ mod tests {
         for len in lens {
             let block = &all[..len];
             assert_eq!(by_parts(block), receipts_root_and_bloom(block), "len {len}");
+        }
+    }
+
+    #[test]
+    fn streaming_equals_the_whole_root_at_every_shape_boundary() {
+        let all = receipts(2_100);
+        for len in [0, 1, 2, 126, 127, 128, 129, 130, 255, 256, 257, 2_100] {
+            let mut builder = ReceiptsRootBuilder::default();
+            all[..len].iter().for_each(|r| builder.push(r));
+            assert_eq!(builder.finish(), receipts_root_and_bloom(&all[..len]), "len {len}");
         }
     }
 

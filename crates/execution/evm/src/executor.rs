@@ -4,12 +4,12 @@ use crate::db::RecordingDb;
 use crate::diff::{diff_state, DiffSink};
 use crate::env::{effective_gas_price, fill_tx_env, tx_type};
 use crate::error::classify;
+use crate::receipts_hasher::ReceiptsHasher;
 use crate::run::{new_context, transact, tx_facts, Ctx, Mode};
 use crate::{BlockEnv, ExecError, Overlay};
 use alloy_primitives::{Bloom, TxKind, B256};
 use phalanx_core_types::{
-    receipts_root_and_bloom, rw_digest, ReadWriteSet, RecoveredTx, StateChanges, StateView,
-    TxReceipt,
+    rw_digest, ReadWriteSet, RecoveredTx, StateChanges, StateView, TxReceipt,
 };
 use revm::primitives::{ExecutionResult, ResultAndState};
 
@@ -46,6 +46,8 @@ pub struct BlockExecutor<S: StateView> {
     receipts: Vec<TxReceipt>,
     rw_sets: Vec<ReadWriteSet>,
     gas_used: u64,
+    /// Where the receipts root is hashed (a second thread for large blocks).
+    hasher: ReceiptsHasher,
     /// Buffers reused across transactions (they never carry data between them).
     scratch: Scratch,
 }
@@ -77,6 +79,7 @@ impl<S: StateView> BlockExecutor<S> {
             receipts: Vec::new(),
             rw_sets: Vec::new(),
             gas_used: 0,
+            hasher: ReceiptsHasher::default(),
             scratch: Scratch::default(),
         }
     }
@@ -180,6 +183,7 @@ impl<S: StateView> BlockExecutor<S> {
         };
         self.rw_sets.push(rw_set);
         self.receipts.push(receipt);
+        self.hasher.committed(&self.receipts);
         self.receipts.last().expect("a receipt was just pushed")
     }
 
@@ -202,7 +206,7 @@ impl<S: StateView> BlockExecutor<S> {
     pub fn finish(self) -> BlockOutcome {
         let ctx = self.ctx.expect("context is restored after every transaction");
         let (_, changes) = ctx.evm.inner.db.state.into_parts();
-        let (receipts_root, logs_bloom) = receipts_root_and_bloom(&self.receipts);
+        let (receipts_root, logs_bloom) = self.hasher.finish(&self.receipts);
         BlockOutcome {
             receipts_root,
             rw_digest: rw_digest(self.receipts.iter().map(|r| &r.rw_hash)),

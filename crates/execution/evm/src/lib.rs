@@ -8,6 +8,8 @@
 //! become the transaction's net writes and a state delta applied to the
 //! overlay. The result is a [`BlockOutcome`]: receipts, read/write sets, the
 //! block's [`StateChanges`](phalanx_core_types::StateChanges) and digests.
+//! Blocks of [`BACKGROUND_RECEIPTS_MIN`] receipts or more hash their
+//! receipts root on a second thread while execution goes on.
 //!
 //! [`TxRunner`] runs one transaction over any view without committing it,
 //! optionally deferring the beneficiary's fee ([`credit_beneficiary`] credits
@@ -24,6 +26,7 @@ mod error;
 mod executor;
 mod memory;
 mod overlay;
+mod receipts_hasher;
 mod run;
 mod tx;
 
@@ -34,6 +37,7 @@ pub use error::{EstimateError, ExecError};
 pub use executor::{execute_block, BlockExecutor, BlockOutcome};
 pub use memory::MemoryState;
 pub use overlay::Overlay;
+pub use receipts_hasher::BACKGROUND_RECEIPTS_MIN;
 pub use tx::{block_gas_reason, InvalidStage, TxExecuted, TxInvalid, TxOutcome, TxRunner};
 
 #[cfg(test)]
