@@ -3,7 +3,7 @@
 //! applying the block-level rules that depend on cumulative gas.
 
 use crate::engine::Slot;
-use crate::{Fallback, RejectedTx};
+use crate::{Fallback, RejectedTx, ScheduleVerdict};
 use alloy_primitives::{Bloom, B256};
 use parking_lot::Mutex;
 use phalanx_core_types::{
@@ -29,8 +29,14 @@ pub(crate) enum Policy {
 /// The result of the post-pass.
 #[derive(Debug)]
 pub(crate) enum Assembled {
-    /// The block's outcome, equal to serial execution's.
-    Outcome { outcome: BlockOutcome, included: Vec<usize>, rejected: Vec<RejectedTx> },
+    /// The block's outcome, equal to serial execution's, and the side job's
+    /// verdict if one was given.
+    Outcome {
+        outcome: BlockOutcome,
+        included: Vec<usize>,
+        rejected: Vec<RejectedTx>,
+        verdict: Option<ScheduleVerdict>,
+    },
     /// The parallel results cannot reproduce serial execution: run serially.
     Fallback(Fallback),
 }
@@ -87,17 +93,24 @@ const PARALLEL_DIGESTS_MIN_TXS: usize = 64;
 /// balance the threads, large enough that taking a job costs nothing.
 const OP_HASH_JOB_TXS: usize = 128;
 
+/// A judgement of the final read/write sets (the validator's schedule
+/// check) that the post-pass runs beside its hashing.
+pub(crate) type SideJob<'a> = &'a (dyn Fn(&[ReadWriteSet]) -> ScheduleVerdict + Sync);
+
 /// What the post-pass computes after the in-order loop.
 struct Digests {
     op_hashes: Vec<B256>,
     receipts_root: B256,
     logs_bloom: Bloom,
     changes: StateChanges,
+    verdict: Option<ScheduleVerdict>,
 }
 
 /// One unit of the parallel post-pass.
 #[derive(Debug, Clone)]
 enum Job {
+    /// The side job.
+    Side,
     /// Merge the transactions' state changes in block order.
     Merge,
     /// Hash one part of the receipts trie.
@@ -108,6 +121,7 @@ enum Job {
 
 /// A finished [`Job`].
 enum Done {
+    Side(ScheduleVerdict),
     Merge(StateChanges),
     Receipts(usize, PartDigest),
     OpHashes(usize, Vec<B256>),
@@ -126,13 +140,14 @@ fn merge(tx_changes: Vec<StateChanges>) -> StateChanges {
 /// order, later writes winning). None depends on another, and the hashing is
 /// most of the post-pass's work: with more than one thread, they are cut
 /// into jobs (the merge, one per receipts-subtrie of up to 256 receipts, one
-/// per [`OP_HASH_JOB_TXS`] operation hashes) that `threads` threads take in
-/// turn, the merge (the longest) first.
+/// per [`OP_HASH_JOB_TXS`] operation hashes, and the `side` job) that
+/// `threads` threads take in turn, the longest first.
 fn digests(
     receipts: &[TxReceipt],
     rw_sets: &[ReadWriteSet],
     tx_changes: Vec<StateChanges>,
     threads: usize,
+    side: Option<SideJob<'_>>,
 ) -> Digests {
     if threads <= 1 || rw_sets.len() < PARALLEL_DIGESTS_MIN_TXS {
         let (receipts_root, logs_bloom) = receipts_root_and_bloom(receipts);
@@ -141,10 +156,11 @@ fn digests(
             receipts_root,
             logs_bloom,
             changes: merge(tx_changes),
+            verdict: side.map(|judge| judge(rw_sets)),
         };
     }
     let plan = ReceiptsRootPlan::new(receipts.len());
-    let mut jobs = vec![Job::Merge];
+    let mut jobs = if side.is_some() { vec![Job::Side, Job::Merge] } else { vec![Job::Merge] };
     jobs.extend((0..plan.parts()).map(Job::Receipts));
     let chunks = (0..rw_sets.len()).step_by(OP_HASH_JOB_TXS);
     jobs.extend(
@@ -156,6 +172,7 @@ fn digests(
         let mut done = Vec::new();
         while let Some(job) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
             done.push(match job {
+                Job::Side => Done::Side(side.expect("a side job was given")(rw_sets)),
                 Job::Merge => {
                     let taken = tx_changes.lock().take().expect("one merge job");
                     Done::Merge(merge(taken))
@@ -179,9 +196,10 @@ fn digests(
     });
     let mut op_hashes = vec![B256::ZERO; rw_sets.len()];
     let mut parts = vec![None; plan.parts()];
-    let mut changes = None;
+    let (mut changes, mut verdict) = (None, None);
     for done in finished {
         match done {
+            Done::Side(judged) => verdict = Some(judged),
             Done::Merge(merged) => changes = Some(merged),
             Done::Receipts(part, digest) => parts[part] = Some(digest),
             Done::OpHashes(start, hashes) => {
@@ -192,11 +210,13 @@ fn digests(
     let parts: Vec<PartDigest> =
         parts.into_iter().map(|p| p.expect("every receipts part is hashed")).collect();
     let (receipts_root, logs_bloom) = plan.combine(receipts, &parts);
-    Digests { op_hashes, receipts_root, logs_bloom, changes: changes.expect("merge job ran") }
+    let changes = changes.expect("merge job ran");
+    Digests { op_hashes, receipts_root, logs_bloom, changes, verdict }
 }
 
 /// Builds the block's outcome from the final `slots` of `txs`, in order,
-/// hashing on up to `threads` threads.
+/// hashing on up to `threads` threads, and runs `side` on the final
+/// read/write sets beside the hashing.
 pub(crate) fn assemble<S: StateView>(
     base: &S,
     env: &BlockEnv,
@@ -204,6 +224,7 @@ pub(crate) fn assemble<S: StateView>(
     slots: Vec<Slot>,
     policy: Policy,
     threads: usize,
+    side: Option<SideJob<'_>>,
 ) -> Result<Assembled, ExecError> {
     let coinbase = env.proposer;
     let mut beneficiary = Beneficiary {
@@ -268,8 +289,8 @@ pub(crate) fn assemble<S: StateView>(
         tx_changes.push(executed.changes);
         included.push(index);
     }
-    let Digests { op_hashes, receipts_root, logs_bloom, mut changes } =
-        digests(&receipts, &rw_sets, tx_changes, threads);
+    let Digests { op_hashes, receipts_root, logs_bloom, mut changes, verdict } =
+        digests(&receipts, &rw_sets, tx_changes, threads, side);
     beneficiary.finish(&mut changes);
     for (receipt, op_hash) in receipts.iter_mut().zip(op_hashes) {
         receipt.rw_hash = op_hash;
@@ -283,5 +304,5 @@ pub(crate) fn assemble<S: StateView>(
         gas_used,
         logs_bloom,
     };
-    Ok(Assembled::Outcome { outcome, included, rejected })
+    Ok(Assembled::Outcome { outcome, included, rejected, verdict })
 }

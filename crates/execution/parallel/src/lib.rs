@@ -236,8 +236,8 @@ fn execute<S: StateView>(
         aborts: counters.aborts,
         fallback: None,
     };
-    match assemble(state, env, txs, slots, policy, threads)? {
-        Assembled::Outcome { outcome, included, rejected } => {
+    match assemble(state, env, txs, slots, policy, threads, None)? {
+        Assembled::Outcome { outcome, included, rejected, .. } => {
             Ok(ParallelOutcome { outcome, included, rejected, stats })
         }
         Assembled::Fallback(fallback) => {

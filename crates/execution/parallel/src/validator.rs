@@ -39,7 +39,7 @@ use crate::{
     ParallelStats,
 };
 use check::without_beneficiary;
-use phalanx_core_types::{RecoveredTx, StateView};
+use phalanx_core_types::{ReadWriteSet, RecoveredTx, StateView};
 use phalanx_execution_evm::{BlockEnv, BlockOutcome, ExecError};
 use phalanx_execution_schedule::{BlockSchedule, Insufficient, Schedule, ScheduleError};
 use run::ReadCheck;
@@ -217,17 +217,14 @@ fn run_graph<S: StateView>(
             let verdict = ScheduleVerdict::Wrong { first_bad_tx: Some(stale.tx), reason };
             return optimistic(state, env, txs, config, verdict, threads, run.executions);
         }
-        ReadCheck::BaseError => {
-            let fallback = Fallback::ExecutionError { index: 0 };
-            let verdict = ScheduleVerdict::Unjudged { fallback };
-            return serial_outcome(state, env, txs, fallback, verdict, stats);
-        }
     }
     // Every read is what serial execution reads: the post-pass's verdicts
     // (invalid transactions, block gas) are serial execution's.
-    match assemble(state, env, txs, run.slots, Policy::RejectBlock, threads)? {
-        Assembled::Outcome { outcome, .. } => {
-            let verdict = judge(graph, &outcome, env);
+    // The graph is judged on the final sets beside the post-pass's hashing.
+    let judge_sets = |sets: &[ReadWriteSet]| judge(graph, sets, env);
+    match assemble(state, env, txs, run.slots, Policy::RejectBlock, threads, Some(&judge_sets))? {
+        Assembled::Outcome { outcome, verdict, .. } => {
+            let verdict = verdict.expect("the post-pass ran the judge");
             Ok(ScheduledOutcome { outcome, verdict, stats })
         }
         Assembled::Fallback(fallback) => {
@@ -243,10 +240,10 @@ fn run_graph<S: StateView>(
     }
 }
 
-/// Whether `graph` covers every read-after-write dependency of `outcome`
+/// Whether `graph` covers every read-after-write dependency of `rw_sets`
 /// (without the beneficiary's fee entries).
-fn judge(graph: &Schedule, outcome: &BlockOutcome, env: &BlockEnv) -> ScheduleVerdict {
-    let sets = without_beneficiary(&outcome.rw_sets, env.proposer);
+fn judge(graph: &Schedule, rw_sets: &[ReadWriteSet], env: &BlockEnv) -> ScheduleVerdict {
+    let sets = without_beneficiary(rw_sets, env.proposer);
     match graph.check_sufficient(&sets) {
         Ok(()) => ScheduleVerdict::Followed,
         Err(insufficient) => ScheduleVerdict::Wrong {
@@ -273,7 +270,7 @@ fn serial_judged<S: StateView>(
 ) -> Result<ScheduledOutcome, ExecError> {
     let serial_stats = ParallelStats { fallback: Some(fallback), ..Default::default() };
     let run = serial(state, env, txs, Policy::RejectBlock, serial_stats)?;
-    let verdict = judge(graph, &run.outcome, env);
+    let verdict = judge(graph, &run.outcome.rw_sets, env);
     let executions = txs.len() as u64;
     let stats = ScheduledStats { threads: 0, executions, fallback: Some(run.stats) };
     Ok(ScheduledOutcome { outcome: run.outcome, verdict, stats })

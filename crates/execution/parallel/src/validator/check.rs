@@ -3,9 +3,7 @@
 //! in the deferred-fee model both schedule builder and checker use.
 
 use crate::mv::{MvMemory, MvRead};
-use phalanx_core_types::{
-    Address, ReadKey, ReadValue, ReadWriteSet, StateError, StateView, WriteOp,
-};
+use phalanx_core_types::{Address, ReadKey, ReadValue, ReadWriteSet, WriteOp};
 
 /// A read that no longer holds after the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,53 +16,52 @@ pub(crate) struct StaleRead {
     pub writer: Option<usize>,
 }
 
-/// The value `tx` sees at `key` now, with the transaction that wrote it (or
-/// `None` for the base state). `None` overall for block hashes, which come
-/// from the immutable base and cannot go stale.
-fn current<S: StateView>(
-    mv: &MvMemory,
-    base: &S,
-    key: &ReadKey,
-    tx: usize,
-) -> Result<Option<(ReadValue, Option<usize>)>, StateError> {
+/// The value `tx` sees at `key` now, with the transaction that wrote it;
+/// `None` where the read cannot have gone stale:
+/// - block hashes come from the immutable base;
+/// - a location no transaction below `tx` has written is still the base
+///   value, which is what `tx` read: the scheduled run never removes a
+///   version (each transaction runs once), so had `tx` read a version, it
+///   would still be there. Base reads, most of a low-conflict block's, are
+///   thus never re-read from the base state.
+fn current(mv: &MvMemory, key: &ReadKey, tx: usize) -> Option<(ReadValue, usize)> {
     let found = match key {
         ReadKey::Account(address) => match mv.read_account(address, tx) {
-            MvRead::Base => (ReadValue::Account(base.account(address)?), None),
-            MvRead::Value { tx: writer, value, .. } => (ReadValue::Account(value), Some(writer)),
+            MvRead::Base => return None,
+            MvRead::Value { tx: writer, value, .. } => (ReadValue::Account(value), writer),
             MvRead::Blocked { tx: writer } => {
                 unreachable!("estimate by {writer} without speculation")
             }
         },
         ReadKey::Storage(address, slot) => match mv.read_storage(address, slot, tx) {
-            MvRead::Base => (ReadValue::storage(base.storage(address, slot)?), None),
-            MvRead::Value { tx: writer, value, .. } => (ReadValue::storage(value), Some(writer)),
+            MvRead::Base => return None,
+            MvRead::Value { tx: writer, value, .. } => (ReadValue::storage(value), writer),
             MvRead::Blocked { tx: writer } => {
                 unreachable!("estimate by {writer} without speculation")
             }
         },
-        ReadKey::BlockHash(_) => return Ok(None),
+        ReadKey::BlockHash(_) => return None,
     };
-    Ok(Some(found))
+    Some(found)
 }
 
 /// The first of `reads` (transaction `tx`'s) whose value differs from what
 /// `tx` sees in `mv` now, once every transaction has recorded its writes.
 /// If no transaction has one, each read what serial execution reads (by
 /// induction over the block order), so the run equals serial execution.
-pub(crate) fn stale_read<S: StateView>(
+pub(crate) fn stale_read(
     mv: &MvMemory,
-    base: &S,
     tx: usize,
     reads: &[(ReadKey, ReadValue)],
-) -> Result<Option<StaleRead>, StateError> {
+) -> Option<StaleRead> {
     for (key, value) in reads {
-        if let Some((now, writer)) = current(mv, base, key, tx)? {
+        if let Some((now, writer)) = current(mv, key, tx) {
             if now != *value {
-                return Ok(Some(StaleRead { tx, writer }));
+                return Some(StaleRead { tx, writer: Some(writer) });
             }
         }
     }
-    Ok(None)
+    None
 }
 
 /// The address a write is to, if any (logs have none).
@@ -107,25 +104,22 @@ mod tests {
     use super::*;
     use alloy_primitives::{B256, U256};
     use phalanx_core_types::{Account, StateChanges};
-    use phalanx_execution_evm::MemoryState;
 
     #[test]
     fn stale_reads_name_the_writer_and_block_hashes_never_go_stale() {
         let a = Address::repeat_byte(1);
-        let mut base = MemoryState::default();
-        base.insert_account(a, Account::with_balance(U256::from(1)));
         let mv = MvMemory::new(3);
         let seen = vec![
             (ReadKey::BlockHash(3), ReadValue::Word(B256::repeat_byte(9))),
             (ReadKey::Account(a), ReadValue::Account(Some(Account::with_balance(U256::from(1))))),
         ];
-        assert_eq!(stale_read(&mv, &base, 2, &seen).unwrap(), None);
+        assert_eq!(stale_read(&mv, 2, &seen), None);
         let mut changes = StateChanges::default();
         changes.accounts.insert(a, Some(Account::with_balance(U256::from(2))));
         mv.record(1, 0, &changes);
-        assert_eq!(stale_read(&mv, &base, 1, &seen).unwrap(), None);
+        assert_eq!(stale_read(&mv, 1, &seen), None);
         let stale = StaleRead { tx: 2, writer: Some(1) };
-        assert_eq!(stale_read(&mv, &base, 2, &seen).unwrap(), Some(stale));
+        assert_eq!(stale_read(&mv, 2, &seen), Some(stale));
     }
 
     #[test]

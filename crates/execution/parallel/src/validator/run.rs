@@ -24,8 +24,6 @@ pub(crate) enum ReadCheck {
     /// The lowest transaction that read a value a lower transaction it did not
     /// wait for overwrote afterwards.
     Stale(StaleRead),
-    /// Reading the base state failed while checking (not the schedule's fault).
-    BaseError,
 }
 
 /// The result of a scheduled run.
@@ -88,10 +86,8 @@ pub(crate) fn run<S: StateView>(
     };
     let mut executions = 0;
     let mut lowest_stale: Option<StaleRead> = None;
-    let mut base_error = false;
-    let mut merge = |(count, stale, error): WorkerResult| {
+    let mut merge = |(count, stale): WorkerResult| {
         executions += count;
-        base_error |= error;
         if let Some(s) = stale {
             lowest_stale = Some(lowest_stale.map_or(s, |l| if s.tx < l.tx { s } else { l }));
         }
@@ -114,10 +110,9 @@ pub(crate) fn run<S: StateView>(
             }
         });
     }
-    let check = match (lowest_stale, base_error) {
-        (Some(stale), _) => ReadCheck::Stale(stale),
-        (None, true) => ReadCheck::BaseError,
-        (None, false) => ReadCheck::Consistent,
+    let check = match lowest_stale {
+        Some(stale) => ReadCheck::Stale(stale),
+        None => ReadCheck::Consistent,
     };
     let slots = shared.slots.into_vec().into_iter().map(Mutex::into_inner).collect();
     Run { slots, executions, check }
@@ -141,9 +136,8 @@ impl<S: StateView> Drop for AbandonOnPanic<'_, '_, S> {
     }
 }
 
-/// Executions, the lowest stale read among the worker's share, and whether a
-/// base read failed while checking.
-type WorkerResult = (u64, Option<StaleRead>, bool);
+/// Executions and the lowest stale read among the worker's share.
+type WorkerResult = (u64, Option<StaleRead>);
 
 /// Executes ready transactions until all have finished, then checks the reads
 /// of transactions `id, id + stride, ...` (all writes are final by then).
@@ -161,22 +155,18 @@ fn worker<S: StateView>(
         executions += 1;
         finish(shared, tx);
     }
-    let (mut stale, mut base_error) = (None, false);
+    let mut stale = None;
     for tx in (id..shared.txs.len()).step_by(stride) {
         let slot = shared.slots[tx].lock();
         let Slot::Done(outcome) = &*slot else { continue };
-        match stale_read(&shared.mv, shared.base, tx, outcome.reads()) {
-            Ok(None) => {}
-            Ok(Some(found)) => {
-                // Transactions are visited in increasing order: the first is the lowest.
-                stale = Some(found);
-                break;
-            }
-            Err(_) => base_error = true,
+        if let Some(found) = stale_read(&shared.mv, tx, outcome.reads()) {
+            // Transactions are visited in increasing order: the first is the lowest.
+            stale = Some(found);
+            break;
         }
     }
     drop(guard);
-    (executions, stale, base_error)
+    (executions, stale)
 }
 
 /// The lowest ready transaction, waiting while others run; `None` once every
