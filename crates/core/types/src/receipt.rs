@@ -5,7 +5,6 @@ use alloy_consensus::{Eip658Value, TxType};
 use alloy_primitives::map::{AddressHashMap, B256HashMap};
 use alloy_primitives::{keccak256, Address, Bloom, BloomInput, Log, B256};
 use alloy_rlp::{Encodable, RlpDecodable, RlpEncodable};
-use alloy_trie::{HashBuilder, Nibbles, EMPTY_ROOT_HASH};
 
 /// The outcome of one transaction, as stored and served over RPC.
 #[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
@@ -96,30 +95,9 @@ pub fn receipts_root(receipts: &[TxReceipt]) -> B256 {
 /// into one buffer. Equal to [`ordered_root`](crate::ordered_root) over the
 /// receipts' [`ethereum_encoding`](TxReceipt::ethereum_encoding)s.
 pub fn receipts_root_and_bloom(receipts: &[TxReceipt]) -> (B256, Bloom) {
-    let mut block_bloom = Bloom::default();
-    if receipts.is_empty() {
-        return (EMPTY_ROOT_HASH, block_bloom);
-    }
-    let mut buf = Vec::with_capacity(receipts.len() * 512);
-    let mut ends = Vec::with_capacity(receipts.len());
-    let mut hashes = BloomHashes::default();
-    for receipt in receipts {
-        let bloom = hashes.bloom(&receipt.logs);
-        block_bloom |= bloom;
-        receipt.encode_ethereum_into(&bloom, &mut buf);
-        ends.push(buf.len());
-    }
-    let item = |i: usize| &buf[if i == 0 { 0 } else { ends[i - 1] }..ends[i]];
-    let mut builder = HashBuilder::default();
-    let mut key = Vec::with_capacity(9);
-    // Leaves must come in key order: rlp(i) sorts 1..=127, then 0 (0x80), then 128...
-    for j in 0..receipts.len() {
-        let i = adjust_index_for_rlp(j, receipts.len());
-        key.clear();
-        i.encode(&mut key);
-        builder.add_leaf(Nibbles::unpack(&key), item(i));
-    }
-    (builder.root(), block_bloom)
+    let mut builder = crate::ReceiptsRootBuilder::default();
+    receipts.iter().for_each(|receipt| builder.push(receipt));
+    builder.finish()
 }
 
 /// Memoised keccak256 of bloom inputs. Within a block the same contract

@@ -155,6 +155,8 @@ pub struct ReceiptsRootBuilder {
     /// so its leaf waits for receipt 128 or the end.
     first: Option<Vec<u8>>,
     key: Vec<u8>,
+    /// Encoding buffer reused across receipts.
+    encoding: Vec<u8>,
 }
 
 impl ReceiptsRootBuilder {
@@ -162,7 +164,8 @@ impl ReceiptsRootBuilder {
     pub fn push(&mut self, receipt: &TxReceipt) {
         let bloom = self.hashes.bloom(&receipt.logs);
         self.bloom |= bloom;
-        let mut encoding = Vec::with_capacity(512);
+        let mut encoding = std::mem::take(&mut self.encoding);
+        encoding.clear();
         receipt.encode_ethereum_into(&bloom, &mut encoding);
         let index = self.count;
         self.count += 1;
@@ -174,6 +177,7 @@ impl ReceiptsRootBuilder {
             self.add_first();
         }
         self.add_leaf(index, &encoding);
+        self.encoding = encoding;
     }
 
     /// The receipts root and the block's logs bloom.
@@ -201,7 +205,15 @@ impl ReceiptsRootBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::receipts_root_and_bloom;
+
+    /// The reference: the generic ordered trie over each receipt's own
+    /// encoding, and the OR of each receipt's own bloom.
+    fn receipts_root_and_bloom(receipts: &[TxReceipt]) -> (B256, Bloom) {
+        let root = crate::ordered_root(receipts.iter().map(TxReceipt::ethereum_encoding));
+        let mut bloom = Bloom::default();
+        receipts.iter().for_each(|r| bloom |= r.bloom());
+        (root, bloom)
+    }
     use alloy_primitives::{Address, Bytes, Log, LogData};
 
     fn receipts(len: usize) -> Vec<TxReceipt> {

@@ -60,10 +60,10 @@ pub enum WrongSchedule {
     },
     /// A transaction read a value that a lower transaction, which the
     /// schedule did not make it wait for, overwrote afterwards.
-    #[error("read a value later overwritten by transaction {writer:?}, which it did not wait for")]
+    #[error("read a value later overwritten by transaction {writer}, which it did not wait for")]
     StaleRead {
         /// The transaction it should have waited for.
-        writer: Option<usize>,
+        writer: usize,
     },
     /// The run happened to read correct values, but the schedule does not
     /// cover a read-after-write dependency.

@@ -10,10 +10,9 @@ use phalanx_core_types::{Address, ReadKey, ReadValue, ReadWriteSet, WriteOp};
 pub(crate) struct StaleRead {
     /// The reading transaction.
     pub tx: usize,
-    /// The transaction whose write it should have waited for (`None` would
-    /// mean the base value, which never goes stale, so it is always set in
-    /// practice).
-    pub writer: Option<usize>,
+    /// The transaction whose write it should have waited for (base values
+    /// never go stale, so there always is one).
+    pub writer: usize,
 }
 
 /// The value `tx` sees at `key` now, with the transaction that wrote it;
@@ -57,7 +56,7 @@ pub(crate) fn stale_read(
     for (key, value) in reads {
         if let Some((now, writer)) = current(mv, key, tx) {
             if now != *value {
-                return Some(StaleRead { tx, writer: Some(writer) });
+                return Some(StaleRead { tx, writer });
             }
         }
     }
@@ -118,7 +117,7 @@ mod tests {
         changes.accounts.insert(a, Some(Account::with_balance(U256::from(2))));
         mv.record(1, 0, &changes);
         assert_eq!(stale_read(&mv, 1, &seen), None);
-        let stale = StaleRead { tx: 2, writer: Some(1) };
+        let stale = StaleRead { tx: 2, writer: 1 };
         assert_eq!(stale_read(&mv, 2, &seen), Some(stale));
     }
 
