@@ -2,8 +2,8 @@
 
 use crate::db::RecordingDb;
 use crate::error::{classify, EstimateError};
-use crate::run::{new_context, transact, tx_facts, Ctx, Mode};
-use crate::{BlockEnv, ExecError, Overlay};
+use crate::run::{new_evm, tx_facts, Evm, Mode};
+use crate::{BlockEnv, ExecError};
 use alloy_primitives::{Address, Bytes, Log, TxKind, B256, U256};
 use phalanx_core_types::StateView;
 use revm::primitives::{AccessListItem, ExecutionResult, TxEnv};
@@ -117,34 +117,34 @@ fn call_tx_env(env: &BlockEnv, req: &CallRequest) -> TxEnv {
     }
 }
 
-/// A context for calls: like a block's, except that a request paying
-/// nothing per gas runs with base fee 0 (revm cannot skip its base-fee check
+/// An EVM for calls: like a block's, except that a request paying nothing
+/// per gas runs with base fee 0 (revm cannot skip its base-fee check
 /// otherwise; geth's `NoBaseFee` has the same effect on validation).
-fn call_context<S: StateView>(state: S, env: &BlockEnv, req: &CallRequest) -> Ctx<S> {
+fn call_evm<'a, S: StateView + 'a>(state: S, env: &BlockEnv, req: &CallRequest) -> Evm<'a, S> {
     let mut env = *env;
     if is_free(req) {
         env.base_fee_per_gas = 0;
     }
-    let mut ctx = new_context(RecordingDb::new(Overlay::new(state)), &env);
-    ctx.evm.inner.env.tx = call_tx_env(&env, req);
-    ctx
+    let mut evm = new_evm(RecordingDb::new(state), &env, Mode::Call);
+    evm.context.evm.inner.env.tx = call_tx_env(&env, req);
+    evm
 }
 
-/// Runs the transaction in `ctx` once, leaving `ctx` reusable for another run.
+/// Runs the transaction in `evm` once, leaving `evm` reusable for another run.
 fn run_once<S: StateView>(
-    ctx: Ctx<S>,
+    evm: &mut Evm<'_, S>,
     env: &BlockEnv,
-) -> (Ctx<S>, Result<ExecutionResult, ExecError>) {
-    let (mut ctx, outcome) = transact(ctx, Mode::Call);
-    ctx.evm.inner.db.recorder.clear();
-    let result = match outcome {
+) -> Result<ExecutionResult, ExecError> {
+    let outcome = evm.transact();
+    let inner = &mut evm.context.evm.inner;
+    inner.db.recorder.clear();
+    match outcome {
         Ok(result_and_state) => Ok(result_and_state.result),
-        Err(err) => match classify(err, &tx_facts(&ctx.evm.inner.env.tx, env)) {
+        Err(err) => match classify(err, &tx_facts(&inner.env.tx, env)) {
             Ok(reason) => Err(ExecError::InvalidCall { reason }),
             Err(other) => Err(other),
         },
-    };
-    (ctx, result)
+    }
 }
 
 fn outcome(result: ExecutionResult) -> CallOutcome {
@@ -167,8 +167,7 @@ pub fn call<S: StateView>(
     env: &BlockEnv,
     req: &CallRequest,
 ) -> Result<CallOutcome, ExecError> {
-    let (_, result) = run_once(call_context(state, env, req), env);
-    result.map(outcome)
+    run_once(&mut call_evm(state, env, req), env).map(outcome)
 }
 
 /// Finds (by binary search, as geth does) the lowest gas limit at which `req`
@@ -182,12 +181,11 @@ pub fn estimate_gas<S: StateView>(
     env: &BlockEnv,
     req: &CallRequest,
 ) -> Result<u64, EstimateError> {
-    let mut ctx = call_context(state, env, req);
-    let mut hi = ctx.evm.inner.env.tx.gas_limit;
-    hi = hi.min(affordable_gas(&ctx, req)?);
-    ctx.evm.inner.env.tx.gas_limit = hi;
-    let (mut ctx, first) = run_once(ctx, env);
-    let (used, refunded) = match first? {
+    let mut evm = call_evm(state, env, req);
+    let mut hi = evm.context.evm.inner.env.tx.gas_limit;
+    hi = hi.min(affordable_gas(&evm, req)?);
+    evm.context.evm.inner.env.tx.gas_limit = hi;
+    let (used, refunded) = match run_once(&mut evm, env)? {
         ExecutionResult::Success { gas_used, gas_refunded, .. } => (gas_used, gas_refunded),
         ExecutionResult::Revert { output, .. } => return Err(EstimateError::Reverted { output }),
         ExecutionResult::Halt { reason, .. } => {
@@ -206,10 +204,8 @@ pub fn estimate_gas<S: StateView>(
         if probe <= lo || probe >= hi {
             probe = lo + (hi - lo) / 2;
         }
-        ctx.evm.inner.env.tx.gas_limit = probe;
-        let (next, result) = run_once(ctx, env);
-        ctx = next;
-        let ok = match result {
+        evm.context.evm.inner.env.tx.gas_limit = probe;
+        let ok = match run_once(&mut evm, env) {
             Ok(result) => result.is_success(),
             Err(ExecError::InvalidCall { .. }) => false,
             Err(other) => return Err(other.into()),
@@ -225,13 +221,14 @@ pub fn estimate_gas<S: StateView>(
 }
 
 /// The most gas the sender can pay for after the value (unbounded at price 0).
-fn affordable_gas<S: StateView>(ctx: &Ctx<S>, req: &CallRequest) -> Result<u64, ExecError> {
-    let price = ctx.evm.inner.env.tx.gas_price;
+fn affordable_gas<S: StateView>(evm: &Evm<'_, S>, req: &CallRequest) -> Result<u64, ExecError> {
+    let inner = &evm.context.evm.inner;
+    let price = inner.env.tx.gas_price;
     if price.is_zero() {
         return Ok(u64::MAX);
     }
     let from = req.from.unwrap_or_default();
-    let balance = ctx.evm.inner.db.state.account(&from)?.map(|a| a.balance).unwrap_or_default();
+    let balance = inner.db.state.account(&from)?.map(|a| a.balance).unwrap_or_default();
     let Some(available) = balance.checked_sub(req.value.unwrap_or_default()) else {
         return Err(ExecError::InvalidCall {
             reason: format!("insufficient funds for transfer: address {from}"),

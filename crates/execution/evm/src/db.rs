@@ -1,7 +1,6 @@
 //! revm's `Database` over a state view, recording every read (PaVM's runtime
 //! read recording).
 
-use crate::Overlay;
 use alloy_primitives::{Address, Bytes, B256, U256};
 use phalanx_core_types::{Account, ReadKey, ReadValue, StateError, StateView, KECCAK_EMPTY};
 use revm::interpreter::analysis::to_analysed;
@@ -43,31 +42,21 @@ impl Recorder {
     }
 }
 
-/// revm's view of the running block state: an [`Overlay`] of the block's
-/// already-executed transactions over the base view, plus a cache of analysed
-/// bytecode (code is immutable per hash, so the cache never goes stale).
+/// revm's view of the state a transaction runs on (for the serial executor,
+/// an [`Overlay`](crate::Overlay) of the block's already-executed
+/// transactions over the base view), recording every read, plus a cache of
+/// analysed bytecode (code is immutable per hash, so the cache never goes
+/// stale, whatever view comes next).
 #[derive(Debug)]
 pub(crate) struct RecordingDb<S: StateView> {
-    pub state: Overlay<S>,
+    pub state: S,
     pub recorder: Recorder,
     code_cache: FxHashMap<B256, Bytecode>,
 }
 
 impl<S: StateView> RecordingDb<S> {
-    pub fn new(state: Overlay<S>) -> Self {
+    pub fn new(state: S) -> Self {
         Self { state, recorder: Recorder::default(), code_cache: FxHashMap::default() }
-    }
-
-    /// Like [`new`](Self::new), but starting from an analysed-code cache kept
-    /// from earlier transactions (code is immutable per hash).
-    pub fn with_code_cache(state: Overlay<S>, code_cache: FxHashMap<B256, Bytecode>) -> Self {
-        Self { state, recorder: Recorder::default(), code_cache }
-    }
-
-    /// Hands out the analysed-code cache (leaving an empty one), to reuse it
-    /// over another state.
-    pub fn take_code_cache(&mut self) -> FxHashMap<B256, Bytecode> {
-        std::mem::take(&mut self.code_cache)
     }
 
     /// Caches the code of a contract created by a transaction, already in the

@@ -1,25 +1,48 @@
-//! Turning revm's post-transaction state into net writes, applied straight
-//! to the block's running state.
+//! Turning revm's post-transaction state into net writes and a state delta.
 
-use crate::Overlay;
-use alloy_primitives::{Address, Log, B256};
+use alloy_primitives::{Address, Bytes, Log, B256, U256};
 use alloy_rlp::Encodable;
-use phalanx_core_types::{pavm_hash, Account, StateView, WriteOp, KECCAK_EMPTY};
+use phalanx_core_types::{pavm_hash, Account, WriteOp, KECCAK_EMPTY};
 use revm::primitives::{Account as RevmAccount, Bytecode, EvmState};
 use rustc_hash::FxHashMap;
 
+/// Receives a transaction's state delta: the serial executor's running
+/// [`Overlay`](crate::Overlay) (applied in place) or a [`TxDelta`](crate::TxDelta)
+/// (kept apart, for the parallel executors). [`diff_state`] calls it at most
+/// once per location, wipes before the slots written after them.
+pub(crate) trait DeltaSink {
+    /// Sets (`Some`) or deletes (`None`) one account record. Deleting does
+    /// not wipe storage by itself: [`diff_state`] pairs it with a wipe.
+    fn set_account(&mut self, address: Address, account: Option<Account>);
+    /// Clears every stored slot of `address` (destruction or re-creation).
+    fn wipe_storage(&mut self, address: Address);
+    /// Sets one storage slot (zero deletes it).
+    fn set_storage(&mut self, address: Address, slot: U256, value: U256);
+    /// Adds code under its hash.
+    fn insert_code(&mut self, hash: B256, code: Bytes);
+}
+
 /// Where a transaction's effects go: its net writes (for the read/write set)
-/// and the block's running state (the delta is applied in place, with the same
-/// result as building a per-transaction `StateChanges` and extending with it).
-pub(crate) struct DiffSink<'a, S: StateView> {
+/// and its state delta.
+pub(crate) struct DiffSink<'a, D: DeltaSink> {
     /// Net writes, sorted once [`diff_state`] returns.
     pub writes: &'a mut Vec<WriteOp>,
-    /// The block's running state.
-    pub state: &'a mut Overlay<S>,
+    /// Where the delta goes.
+    pub state: &'a mut D,
     /// Code deployed by the transaction, by hash (to warm the code cache).
     pub new_code: &'a mut Vec<(B256, Bytecode)>,
     /// Scratch space for log encodings, reused across transactions.
     pub scratch: &'a mut Vec<u8>,
+}
+
+/// Buffers a caller keeps across transactions for [`DiffSink`] (they never
+/// carry data from one transaction to the next).
+#[derive(Debug, Default)]
+pub(crate) struct DiffScratch {
+    /// Code deployed by the transaction, by hash.
+    pub new_code: Vec<(B256, Bytecode)>,
+    /// Log encodings.
+    pub log_encoding: Vec<u8>,
 }
 
 fn normalise_code_hash(hash: B256) -> B256 {
@@ -31,11 +54,11 @@ fn normalise_code_hash(hash: B256) -> B256 {
 }
 
 /// Computes the transaction's net writes from revm's touched accounts and
-/// applies its state delta to `sink.state`. `before` holds every account the
+/// hands its state delta to `sink.state`. `before` holds every account the
 /// transaction read, as it was before the transaction (revm only ever touches
 /// accounts it has read).
-pub(crate) fn diff_state<S: StateView>(
-    sink: &mut DiffSink<'_, S>,
+pub(crate) fn diff_state<D: DeltaSink>(
+    sink: &mut DiffSink<'_, D>,
     state: &EvmState,
     before: &FxHashMap<Address, Option<Account>>,
     logs: &[Log],
@@ -57,8 +80,8 @@ pub(crate) fn diff_state<S: StateView>(
     sink.writes.sort_unstable();
 }
 
-fn diff_account<S: StateView>(
-    sink: &mut DiffSink<'_, S>,
+fn diff_account<D: DeltaSink>(
+    sink: &mut DiffSink<'_, D>,
     address: Address,
     account: &RevmAccount,
     original: Option<Account>,

@@ -1,11 +1,11 @@
 //! The block executor: transactions in order over a running overlay.
 
 use crate::db::RecordingDb;
-use crate::diff::{diff_state, DiffSink};
+use crate::diff::{diff_state, DiffScratch, DiffSink};
 use crate::env::{effective_gas_price, fill_tx_env, tx_type};
 use crate::error::classify;
 use crate::receipts_hasher::ReceiptsHasher;
-use crate::run::{new_context, transact, tx_facts, Ctx, Mode};
+use crate::run::{new_evm, tx_facts, Evm, Mode};
 use crate::{BlockEnv, ExecError, Overlay};
 use alloy_primitives::{Bloom, TxKind, B256};
 use phalanx_core_types::{
@@ -39,9 +39,9 @@ pub struct BlockOutcome {
 /// Valid transactions are committed to an in-memory overlay of the block as
 /// they execute, so each sees its predecessors' effects; invalid ones leave
 /// no trace at all. Every read is recorded (PaVM's runtime recording).
-pub struct BlockExecutor<S: StateView> {
-    /// `None` only while a transaction is running.
-    ctx: Option<Ctx<S>>,
+pub struct BlockExecutor<'a, S: StateView + 'a> {
+    /// The EVM over the block's running overlay, reused for every transaction.
+    evm: Evm<'a, Overlay<S>>,
     env: BlockEnv,
     receipts: Vec<TxReceipt>,
     rw_sets: Vec<ReadWriteSet>,
@@ -49,17 +49,10 @@ pub struct BlockExecutor<S: StateView> {
     /// Where the receipts root is hashed (a second thread for large blocks).
     hasher: ReceiptsHasher,
     /// Buffers reused across transactions (they never carry data between them).
-    scratch: Scratch,
+    scratch: DiffScratch,
 }
 
-/// Per-transaction working buffers, kept to avoid reallocating them per transaction.
-#[derive(Debug, Default)]
-struct Scratch {
-    new_code: Vec<(B256, revm::primitives::Bytecode)>,
-    log_encoding: Vec<u8>,
-}
-
-impl<S: StateView> std::fmt::Debug for BlockExecutor<S> {
+impl<'a, S: StateView + 'a> std::fmt::Debug for BlockExecutor<'a, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BlockExecutor")
             .field("env", &self.env)
@@ -69,18 +62,18 @@ impl<S: StateView> std::fmt::Debug for BlockExecutor<S> {
     }
 }
 
-impl<S: StateView> BlockExecutor<S> {
+impl<'a, S: StateView + 'a> BlockExecutor<'a, S> {
     /// An executor for a block described by `env`, starting from `state`.
     pub fn new(state: S, env: BlockEnv) -> Self {
         let db = RecordingDb::new(Overlay::new(state));
         Self {
-            ctx: Some(new_context(db, &env)),
+            evm: new_evm(db, &env, Mode::Block),
             env,
             receipts: Vec::new(),
             rw_sets: Vec::new(),
             gas_used: 0,
             hasher: ReceiptsHasher::default(),
-            scratch: Scratch::default(),
+            scratch: DiffScratch::default(),
         }
     }
 
@@ -94,22 +87,13 @@ impl<S: StateView> BlockExecutor<S> {
     /// before. A valid transaction that reverts, runs out of gas or halts is
     /// `Ok` with a receipt whose `success` is false.
     pub fn execute(&mut self, tx: &RecoveredTx) -> Result<&TxReceipt, ExecError> {
-        let mut ctx = self.ctx.take().expect("context is restored after every transaction");
-        let prepared = self.prepare(&mut ctx, tx);
-        let (ctx, outcome) = match prepared {
-            Ok(()) => transact(ctx, Mode::Block),
-            Err(e) => {
-                self.ctx = Some(ctx);
-                return Err(e);
-            }
-        };
-        self.ctx = Some(ctx);
-        match outcome {
+        self.prepare(tx)?;
+        match self.evm.transact() {
             Ok(result_and_state) => Ok(self.commit(tx, result_and_state)),
             Err(err) => {
-                let ctx = self.ctx.as_mut().expect("context was just restored");
-                ctx.evm.inner.db.recorder.clear();
-                let facts = tx_facts(&ctx.evm.inner.env.tx, &self.env);
+                let inner = &mut self.evm.context.evm.inner;
+                inner.db.recorder.clear();
+                let facts = tx_facts(&inner.env.tx, &self.env);
                 let reason = classify(err, &facts)?;
                 Err(ExecError::InvalidTransaction { hash: tx.hash, reason })
             }
@@ -118,29 +102,30 @@ impl<S: StateView> BlockExecutor<S> {
 
     /// Loads `tx` into the context and applies the block-level check revm cannot
     /// know about: the gas still available in this block.
-    fn prepare(&self, ctx: &mut Ctx<S>, tx: &RecoveredTx) -> Result<(), ExecError> {
+    fn prepare(&mut self, tx: &RecoveredTx) -> Result<(), ExecError> {
         let invalid = |reason: String| ExecError::InvalidTransaction { hash: tx.hash, reason };
-        fill_tx_env(&mut ctx.evm.inner.env.tx, tx).map_err(|e| invalid(e.reason()))?;
+        let inner = &mut self.evm.context.evm.inner;
+        fill_tx_env(&mut inner.env.tx, tx).map_err(|e| invalid(e.reason()))?;
         // EIP-2681: revm 14 does not check this itself (its nonce check only
         // compares with the account nonce, which saturates at 2^64-1).
         if tx.nonce() == u64::MAX {
             return Err(invalid("nonce has max value".into()));
         }
         let remaining = self.env.gas_limit.saturating_sub(self.gas_used);
-        let gas_limit = ctx.evm.inner.env.tx.gas_limit;
+        let gas_limit = inner.env.tx.gas_limit;
         if gas_limit > remaining {
             return Err(invalid(crate::tx::block_gas_reason(gas_limit, remaining)));
         }
-        ctx.evm.inner.db.recorder.clear();
+        inner.db.recorder.clear();
         Ok(())
     }
 
     /// Commits a valid transaction's effects to the block overlay and records
     /// its receipt and read/write set.
     fn commit(&mut self, tx: &RecoveredTx, outcome: ResultAndState) -> &TxReceipt {
-        let ctx = self.ctx.as_mut().expect("context was just restored");
+        let inner = &mut self.evm.context.evm.inner;
         let ResultAndState { result, state } = outcome;
-        let db = &mut ctx.evm.inner.db;
+        let db = &mut inner.db;
         let mut writes = Vec::with_capacity(8);
         let mut sink = DiffSink {
             writes: &mut writes,
@@ -159,7 +144,7 @@ impl<S: StateView> BlockExecutor<S> {
         // Reads sorted by location and writes sorted: `op_hash` hashes in place.
         let rw_set = ReadWriteSet { reads, writes };
 
-        let tx_env = &ctx.evm.inner.env.tx;
+        let tx_env = &inner.env.tx;
         let contract_address = match tx_env.transact_to {
             TxKind::Create => Some(tx.sender.create(tx.nonce())),
             TxKind::Call(_) => None,
@@ -199,13 +184,12 @@ impl<S: StateView> BlockExecutor<S> {
 
     /// The block's running state: the base with every executed transaction applied.
     pub fn state(&self) -> &Overlay<S> {
-        &self.ctx.as_ref().expect("context is restored after every transaction").evm.inner.db.state
+        &self.evm.context.evm.inner.db.state
     }
 
     /// Ends the block: receipts, read/write sets, the state delta and digests.
     pub fn finish(self) -> BlockOutcome {
-        let ctx = self.ctx.expect("context is restored after every transaction");
-        let (_, changes) = ctx.evm.inner.db.state.into_parts();
+        let (_, changes) = self.evm.into_context().evm.inner.db.state.into_parts();
         let (receipts_root, logs_bloom) = self.hasher.finish(&self.receipts);
         BlockOutcome {
             receipts_root,

@@ -20,6 +20,7 @@
 mod beneficiary;
 mod call;
 mod db;
+mod delta;
 mod diff;
 mod env;
 mod error;
@@ -32,6 +33,7 @@ mod tx;
 
 pub use beneficiary::{credit_beneficiary, BeneficiaryCredit};
 pub use call::{call, estimate_gas, CallOutcome, CallRequest};
+pub use delta::{MergedDeltas, TxDelta};
 pub use env::BlockEnv;
 pub use error::{EstimateError, ExecError};
 pub use executor::{execute_block, BlockExecutor, BlockOutcome};

@@ -1,5 +1,7 @@
 //! An in-memory layer of not-yet-committed changes over a base state view.
 
+use crate::diff::DeltaSink;
+use crate::TxDelta;
 use alloy_primitives::{Address, Bytes, B256, U256};
 use phalanx_core_types::{Account, StateChanges, StateError, StateView, StorageChanges};
 use rustc_hash::FxHashMap;
@@ -67,28 +69,10 @@ impl<S: StateView> Overlay<S> {
         self.code.extend(changes.code);
     }
 
-    /// Sets (`Some`) or deletes (`None`) one account record, as applying a
-    /// layer that changes only it would. Deleting does not wipe storage by
-    /// itself: callers pair it with [`wipe_storage`](Self::wipe_storage).
-    pub(crate) fn set_account(&mut self, address: Address, account: Option<Account>) {
-        self.accounts.insert(address, account);
-    }
-
-    /// Clears every stored slot of `address` (destruction or re-creation).
-    pub(crate) fn wipe_storage(&mut self, address: Address) {
-        let entry = self.storage.entry(address).or_default();
-        entry.wiped = true;
-        entry.slots.clear();
-    }
-
-    /// Sets one storage slot (zero deletes it).
-    pub(crate) fn set_storage(&mut self, address: Address, slot: U256, value: U256) {
-        self.storage.entry(address).or_default().slots.insert(slot, value);
-    }
-
-    /// Adds code under its hash.
-    pub(crate) fn insert_code(&mut self, hash: B256, code: Bytes) {
-        self.code.insert(hash, code);
+    /// Applies one transaction's delta on top of the current changes, as if
+    /// executed after them.
+    pub fn apply_delta(&mut self, delta: &TxDelta) {
+        delta.apply_to(self);
     }
 
     /// All changes applied so far, merged, as a sorted [`StateChanges`]
@@ -125,6 +109,26 @@ impl<S: StateView> Overlay<S> {
 
 fn storage_changes(slots: SlotChanges) -> StorageChanges {
     StorageChanges { wiped: slots.wiped, slots: slots.slots.into_iter().collect() }
+}
+
+impl<S: StateView> DeltaSink for Overlay<S> {
+    fn set_account(&mut self, address: Address, account: Option<Account>) {
+        self.accounts.insert(address, account);
+    }
+
+    fn wipe_storage(&mut self, address: Address) {
+        let entry = self.storage.entry(address).or_default();
+        entry.wiped = true;
+        entry.slots.clear();
+    }
+
+    fn set_storage(&mut self, address: Address, slot: U256, value: U256) {
+        self.storage.entry(address).or_default().slots.insert(slot, value);
+    }
+
+    fn insert_code(&mut self, hash: B256, code: Bytes) {
+        self.code.insert(hash, code);
+    }
 }
 
 impl<S: StateView> StateView for Overlay<S> {

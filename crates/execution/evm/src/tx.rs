@@ -10,17 +10,16 @@
 
 use crate::beneficiary::beneficiary_fee;
 use crate::db::RecordingDb;
-use crate::diff::{diff_state, DiffSink};
+use crate::diff::{diff_state, DiffScratch, DiffSink};
 use crate::env::{effective_gas_price, fill_tx_env, tx_type};
 use crate::error::classify;
-use crate::run::{new_context, transact, tx_facts, Mode};
-use crate::{BlockEnv, ExecError, Overlay};
+use crate::run::{new_evm, tx_facts, Evm, Mode};
+use crate::{BlockEnv, ExecError, TxDelta};
 use alloy_primitives::{Address, Log, TxKind, B256, U256};
 use phalanx_core_types::{
-    ReadKey, ReadValue, ReadWriteSet, RecoveredTx, StateChanges, StateView, TxReceipt, WriteOp,
+    ReadKey, ReadValue, ReadWriteSet, RecoveredTx, StateView, TxReceipt, WriteOp,
 };
-use revm::primitives::{Bytecode, ExecutionResult, ResultAndState, TxEnv};
-use rustc_hash::FxHashMap;
+use revm::primitives::{ExecutionResult, ResultAndState, TxEnv};
 
 /// Where in the serial executor's checks a transaction was found invalid.
 /// The serial executor checks, in order: the envelope (type, gas limit width,
@@ -58,7 +57,7 @@ pub struct TxExecuted {
     pub writes: Vec<WriteOp>,
     /// The transaction's state delta (accounts, storage, new code); without
     /// the beneficiary's when the fee is deferred.
-    pub changes: StateChanges,
+    pub delta: TxDelta,
     /// Whether execution succeeded.
     pub success: bool,
     /// Gas used (after refunds).
@@ -120,48 +119,45 @@ impl TxOutcome {
     }
 }
 
-/// Runs single transactions of one block over caller-supplied state views,
-/// committing nothing. One runner per worker thread: it keeps an analysed-code
-/// cache (code is immutable per hash, so the cache never goes stale) and
-/// scratch buffers across transactions.
+/// Runs single transactions of one block over caller-supplied state views
+/// of type `V`, committing nothing. One runner per worker thread: its EVM
+/// (environment, handler, recorder buffers and analysed-code cache; code is
+/// immutable per hash, so the cache never goes stale) is built on the first
+/// run and reused by every later one, which only swaps the view in.
 ///
 /// Does not check the block's remaining gas (it depends on the transactions
 /// before); callers check `gas_limit` against it in block order.
-pub struct TxRunner {
+pub struct TxRunner<'v, V: StateView + 'v> {
     env: BlockEnv,
     defer_fee: bool,
-    code_cache: FxHashMap<B256, Bytecode>,
-    new_code: Vec<(B256, Bytecode)>,
-    log_encoding: Vec<u8>,
+    /// `None` until the first run.
+    evm: Option<Evm<'v, V>>,
+    scratch: DiffScratch,
 }
 
-impl std::fmt::Debug for TxRunner {
+impl<'v, V: StateView + 'v> std::fmt::Debug for TxRunner<'v, V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TxRunner")
             .field("env", &self.env)
             .field("defer_fee", &self.defer_fee)
-            .field("cached_codes", &self.code_cache.len())
+            .field("started", &self.evm.is_some())
             .finish_non_exhaustive()
     }
 }
 
-impl TxRunner {
+impl<'v, V: StateView + 'v> TxRunner<'v, V> {
     /// A runner for transactions of the block described by `env`, paying the
     /// beneficiary as the serial executor does.
     pub fn new(env: BlockEnv) -> Self {
-        Self {
-            env,
-            defer_fee: false,
-            code_cache: FxHashMap::default(),
-            new_code: Vec::new(),
-            log_encoding: Vec::new(),
-        }
+        Self { env, defer_fee: false, evm: None, scratch: DiffScratch::default() }
     }
 
     /// Whether to defer the beneficiary's fee: if so, the run neither reads
     /// nor credits `COINBASE` (unless the transaction itself touches it) and
     /// leaves [`TxExecuted::beneficiary_fee`] for the caller to credit.
+    /// Set before the first run.
     pub fn with_deferred_fee(mut self, defer: bool) -> Self {
+        assert!(self.evm.is_none(), "the fee mode is fixed once the runner has run");
         self.defer_fee = defer;
         self
     }
@@ -171,86 +167,100 @@ impl TxRunner {
         &self.env
     }
 
+    /// The view of the latest run (the runner keeps it until the next run or
+    /// its drop), e.g. to ask a multi-version view what it waited on.
+    pub fn view(&self) -> Option<&V> {
+        self.evm.as_ref().map(|evm| &evm.context.evm.inner.db.state)
+    }
+
     /// Executes `tx` over `view` (the state just before it) and returns its
     /// reads, writes and delta, or why it is invalid. `Err` only when reading
     /// state failed (including a view refusing a read, e.g. to make the
     /// caller wait for another transaction) or revm reported an internal error.
-    pub fn run<V: StateView>(&mut self, view: V, tx: &RecoveredTx) -> Result<TxOutcome, ExecError> {
-        // One non-generic instantiation of the EVM, compiled (optimised) in
-        // this crate whatever the caller's view type; a virtual call per state
-        // read costs nothing next to the interpreter.
-        self.run_dyn(&view, tx)
-    }
-
-    fn run_dyn(&mut self, view: &dyn StateView, tx: &RecoveredTx) -> Result<TxOutcome, ExecError> {
-        let cache = std::mem::take(&mut self.code_cache);
-        let mut ctx =
-            new_context(RecordingDb::with_code_cache(Overlay::new(view), cache), &self.env);
-        if let Some(reason) = envelope_check(&mut ctx.evm.inner.env.tx, tx) {
-            self.code_cache = ctx.evm.inner.db.take_code_cache();
+    pub fn run(&mut self, view: V, tx: &RecoveredTx) -> Result<TxOutcome, ExecError> {
+        let evm = match &mut self.evm {
+            Some(evm) => {
+                evm.context.evm.inner.db.state = view;
+                evm
+            }
+            empty => {
+                let mode = if self.defer_fee { Mode::BlockDeferredFee } else { Mode::Block };
+                empty.insert(new_evm(RecordingDb::new(view), &self.env, mode))
+            }
+        };
+        let inner = &mut evm.context.evm.inner;
+        inner.db.recorder.clear();
+        if let Some(reason) = envelope_check(&mut inner.env.tx, tx) {
             let invalid = TxInvalid { stage: InvalidStage::Envelope, reason, reads: Vec::new() };
             return Ok(TxOutcome::Invalid(invalid));
         }
-        let mode = if self.defer_fee { Mode::BlockDeferredFee } else { Mode::Block };
-        let (ctx, result) = transact(ctx, mode);
-        let tx_env = ctx.evm.inner.env.tx.clone();
-        let mut db = ctx.evm.inner.db;
-        self.code_cache = db.take_code_cache();
+        let result = evm.transact();
+        let inner = &mut evm.context.evm.inner;
         match result {
-            Ok(result_and_state) => {
-                Ok(TxOutcome::Executed(self.finish(db, &tx_env, tx, result_and_state)))
-            }
+            Ok(result_and_state) => Ok(TxOutcome::Executed(executed(
+                &mut inner.db,
+                &mut self.scratch,
+                Finished { env: &self.env, tx_env: &inner.env.tx, tx, outcome: result_and_state },
+            ))),
             Err(err) => {
-                let reads = db.recorder.take_sorted_reads();
-                let reason = classify(err, &tx_facts(&tx_env, &self.env))?;
+                let reads = inner.db.recorder.take_sorted_reads();
+                let reason = classify(err, &tx_facts(&inner.env.tx, &self.env))?;
                 Ok(TxOutcome::Invalid(TxInvalid { stage: InvalidStage::Evm, reason, reads }))
             }
         }
     }
+}
 
-    /// Turns revm's finalised state into the transaction's writes and delta.
-    fn finish(
-        &mut self,
-        mut db: RecordingDb<&dyn StateView>,
-        tx_env: &TxEnv,
-        tx: &RecoveredTx,
-        outcome: ResultAndState,
-    ) -> TxExecuted {
-        let ResultAndState { result, state } = outcome;
-        let mut writes = Vec::with_capacity(8);
-        let mut sink = DiffSink {
-            writes: &mut writes,
-            state: &mut db.state,
-            new_code: &mut self.new_code,
-            scratch: &mut self.log_encoding,
-        };
-        diff_state(&mut sink, &state, &db.recorder.accounts, result.logs());
-        drop(state);
-        for (hash, code) in self.new_code.drain(..) {
-            self.code_cache.entry(hash).or_insert(code);
-        }
-        let reads = db.recorder.take_sorted_reads();
-        let (_, changes) = db.state.into_parts();
-        let gas_used = result.gas_used();
-        TxExecuted {
-            reads,
-            writes,
-            changes,
-            success: result.is_success(),
-            gas_used,
-            gas_limit: tx_env.gas_limit,
-            contract_address: match tx_env.transact_to {
-                TxKind::Create => Some(tx.sender.create(tx.nonce())),
-                TxKind::Call(_) => None,
-            },
-            tx_type: tx_type(&tx.tx),
-            effective_gas_price: effective_gas_price(tx_env, self.env.base_fee_per_gas),
-            beneficiary_fee: beneficiary_fee(tx_env, self.env.base_fee_per_gas, gas_used),
-            logs: match result {
-                ExecutionResult::Success { logs, .. } => logs,
-                _ => Vec::new(),
-            },
-        }
+/// A transaction revm has just executed.
+struct Finished<'a> {
+    env: &'a BlockEnv,
+    tx_env: &'a TxEnv,
+    tx: &'a RecoveredTx,
+    outcome: ResultAndState,
+}
+
+/// Turns revm's finalised state into the transaction's writes and delta.
+fn executed<V: StateView>(
+    db: &mut RecordingDb<V>,
+    scratch: &mut DiffScratch,
+    finished: Finished<'_>,
+) -> TxExecuted {
+    let Finished { env, tx_env, tx, outcome } = finished;
+    let ResultAndState { result, state } = outcome;
+    let mut writes = Vec::with_capacity(8);
+    let mut delta = TxDelta::default();
+    let mut sink = DiffSink {
+        writes: &mut writes,
+        state: &mut delta,
+        new_code: &mut scratch.new_code,
+        scratch: &mut scratch.log_encoding,
+    };
+    diff_state(&mut sink, &state, &db.recorder.accounts, result.logs());
+    drop(state);
+    for (hash, code) in scratch.new_code.drain(..) {
+        db.cache_code(hash, &code);
+    }
+    delta.sort();
+    let reads = db.recorder.take_sorted_reads();
+    let gas_used = result.gas_used();
+    TxExecuted {
+        reads,
+        writes,
+        delta,
+        success: result.is_success(),
+        gas_used,
+        gas_limit: tx_env.gas_limit,
+        contract_address: match tx_env.transact_to {
+            TxKind::Create => Some(tx.sender.create(tx.nonce())),
+            TxKind::Call(_) => None,
+        },
+        tx_type: tx_type(&tx.tx),
+        effective_gas_price: effective_gas_price(tx_env, env.base_fee_per_gas),
+        beneficiary_fee: beneficiary_fee(tx_env, env.base_fee_per_gas, gas_used),
+        logs: match result {
+            ExecutionResult::Success { logs, .. } => logs,
+            _ => Vec::new(),
+        },
     }
 }
 

@@ -12,7 +12,7 @@ use phalanx_core_types::{
 };
 use phalanx_execution_evm::{
     block_gas_reason, credit_beneficiary, BlockEnv, BlockOutcome, ExecError, InvalidStage,
-    TxExecuted, TxOutcome,
+    MergedDeltas, TxDelta, TxExecuted, TxOutcome,
 };
 use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -127,12 +127,12 @@ enum Done {
     OpHashes(usize, Vec<B256>),
 }
 
-fn merge(tx_changes: Vec<StateChanges>) -> StateChanges {
-    let mut changes = StateChanges::default();
-    for delta in tx_changes {
-        changes.extend(delta);
+fn merge(deltas: Vec<TxDelta>) -> StateChanges {
+    let mut merged = MergedDeltas::default();
+    for delta in deltas {
+        merged.push(delta);
     }
-    changes
+    merged.finish()
 }
 
 /// The operation hash of each read/write set (PaVM receipts), the receipts
@@ -145,7 +145,7 @@ fn merge(tx_changes: Vec<StateChanges>) -> StateChanges {
 fn digests(
     receipts: &[TxReceipt],
     rw_sets: &[ReadWriteSet],
-    tx_changes: Vec<StateChanges>,
+    tx_changes: Vec<TxDelta>,
     threads: usize,
     side: Option<SideJob<'_>>,
 ) -> Digests {
@@ -236,7 +236,7 @@ pub(crate) fn assemble<S: StateView>(
     let mut gas_used = 0u64;
     let mut receipts: Vec<TxReceipt> = Vec::with_capacity(txs.len());
     let mut rw_sets = Vec::with_capacity(txs.len());
-    let mut tx_changes: Vec<StateChanges> = Vec::with_capacity(txs.len());
+    let mut tx_changes: Vec<TxDelta> = Vec::with_capacity(txs.len());
     let (mut included, mut rejected) = (Vec::new(), Vec::new());
     for (index, slot) in slots.into_iter().enumerate() {
         let outcome = match slot {
@@ -286,7 +286,7 @@ pub(crate) fn assemble<S: StateView>(
         receipt.logs = logs;
         receipts.push(receipt);
         rw_sets.push(rw_set);
-        tx_changes.push(executed.changes);
+        tx_changes.push(executed.delta);
         included.push(index);
     }
     let Digests { op_hashes, receipts_root, logs_bloom, mut changes, verdict } =

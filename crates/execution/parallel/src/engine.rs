@@ -6,8 +6,8 @@ use crate::mv::MvMemory;
 use crate::scheduler::{Scheduler, Task, Version};
 use crate::view::MvView;
 use parking_lot::Mutex;
-use phalanx_core_types::{RecoveredTx, StateChanges, StateView};
-use phalanx_execution_evm::{BlockEnv, TxOutcome, TxRunner};
+use phalanx_core_types::{RecoveredTx, StateView};
+use phalanx_execution_evm::{BlockEnv, TxDelta, TxOutcome, TxRunner};
 
 /// The latest result of one transaction.
 #[derive(Debug)]
@@ -81,7 +81,7 @@ pub(crate) fn run<S: StateView>(
     (slots, counters)
 }
 
-fn worker<S: StateView>(shared: &Shared<'_, S>, env: &BlockEnv) -> Counters {
+fn worker<'a, S: StateView>(shared: &'a Shared<'a, S>, env: &BlockEnv) -> Counters {
     let mut runner = TxRunner::new(*env).with_deferred_fee(true);
     let mut counters = Counters::default();
     let mut task = None;
@@ -106,20 +106,20 @@ fn worker<S: StateView>(shared: &Shared<'_, S>, env: &BlockEnv) -> Counters {
 
 /// Block-STM's `try_execute`: runs `version` (again after a dependency that
 /// resolved meanwhile) and records its writes.
-fn execute<S: StateView>(
-    shared: &Shared<'_, S>,
-    runner: &mut TxRunner,
+fn execute<'a, S: StateView>(
+    shared: &'a Shared<'a, S>,
+    runner: &mut TxRunner<'a, MvView<'a, S>>,
     version: Version,
     counters: &mut Counters,
 ) -> Option<Task> {
     let tx = version.tx;
     loop {
-        let view = MvView::new(&shared.mv, shared.base, tx);
-        let result = runner.run(&view, &shared.txs[tx]);
+        let result = runner.run(MvView::new(&shared.mv, shared.base, tx), &shared.txs[tx]);
         counters.executions += 1;
+        let blocked = runner.view().and_then(MvView::blocked_on);
         let slot = match result {
-            Err(_) if view.blocked_on().is_some() => {
-                let blocking = view.blocked_on().expect("checked just above");
+            Err(_) if blocked.is_some() => {
+                let blocking = blocked.expect("checked just above");
                 if shared.scheduler.add_dependency(tx, blocking) {
                     counters.dependency_waits += 1;
                     return None;
@@ -129,12 +129,12 @@ fn execute<S: StateView>(
             Ok(outcome) => Slot::Done(outcome),
             Err(_) => Slot::Failed,
         };
-        let empty = StateChanges::default();
-        let changes = match &slot {
-            Slot::Done(TxOutcome::Executed(executed)) => &executed.changes,
+        let empty = TxDelta::default();
+        let delta = match &slot {
+            Slot::Done(TxOutcome::Executed(executed)) => &executed.delta,
             _ => &empty,
         };
-        let wrote_new_location = shared.mv.record(tx, version.incarnation, changes);
+        let wrote_new_location = shared.mv.record(tx, version.incarnation, delta);
         *shared.slots[tx].lock() = slot;
         return shared.scheduler.finish_execution(version, wrote_new_location);
     }

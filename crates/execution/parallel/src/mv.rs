@@ -10,7 +10,8 @@
 
 use alloy_primitives::{Address, Bytes, B256, U256};
 use parking_lot::{Mutex, RwLock};
-use phalanx_core_types::{Account, StateChanges};
+use phalanx_core_types::Account;
+use phalanx_execution_evm::TxDelta;
 use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
 use std::hash::{Hash, Hasher};
 
@@ -217,33 +218,36 @@ impl MvMemory {
     /// replacing its previous incarnation's writes (locations no longer
     /// written are removed). Returns whether it wrote a location the previous
     /// incarnation did not (Block-STM's `wrote_new_location`).
-    pub fn record(&self, tx: usize, incarnation: usize, changes: &StateChanges) -> bool {
+    pub fn record(&self, tx: usize, incarnation: usize, delta: &TxDelta) -> bool {
         assert!(tx < self.block_size, "transaction {tx} outside a block of {}", self.block_size);
-        if !changes.code.is_empty() {
+        if !delta.code.is_empty() {
             let mut code = self.code.write();
-            for (hash, bytes) in &changes.code {
+            for (hash, bytes) in &delta.code {
                 code.entry(*hash).or_insert_with(|| bytes.clone());
             }
         }
-        let writes = writes_of(changes);
-        for (key, value) in &writes {
-            let entry = Entry::Value { incarnation, value: *value };
-            self.shard(key).write().entry(*key).or_default().insert(tx, entry);
-        }
-        let keys: Vec<MvKey> = writes.iter().map(|(k, _)| *k).collect();
-        let previous = std::mem::replace(&mut *self.last_written[tx].lock(), keys.clone());
+        let mut keys =
+            Vec::with_capacity(delta.accounts.len() + delta.wiped.len() + delta.slots.len());
+        for_each_write(delta, |key, value| {
+            let entry = Entry::Value { incarnation, value };
+            self.shard(&key).write().entry(key).or_default().insert(tx, entry);
+            keys.push(key);
+        });
+        // Lock order, as in `mark_estimates`: the transaction's list, then shards.
+        let mut last = self.last_written[tx].lock();
+        let previous = std::mem::replace(&mut *last, keys);
         if previous.is_empty() {
             // The first incarnation (the common case): nothing to remove.
-            return !keys.is_empty();
+            return !last.is_empty();
         }
         let previous_set: FxHashSet<MvKey> = previous.iter().copied().collect();
-        let current_set: FxHashSet<MvKey> = keys.iter().copied().collect();
+        let current_set: FxHashSet<MvKey> = last.iter().copied().collect();
         for key in previous.iter().filter(|k| !current_set.contains(k)) {
             if let Some(versions) = self.shard(key).write().get_mut(key) {
                 versions.remove(tx);
             }
         }
-        keys.iter().any(|k| !previous_set.contains(k))
+        last.iter().any(|k| !previous_set.contains(k))
     }
 
     /// Replaces every write of transaction `tx`'s latest incarnation with an
@@ -258,44 +262,42 @@ impl MvMemory {
     }
 }
 
-/// The multi-version writes of a state delta (its code is handled apart).
-pub fn writes_of(changes: &StateChanges) -> Vec<(MvKey, MvValue)> {
-    let mut writes = Vec::with_capacity(changes.write_count() + 1);
-    for (address, account) in &changes.accounts {
-        writes.push((MvKey::Account(*address), MvValue::Account(*account)));
+/// Calls `sink` with each multi-version write of a state delta (its code is
+/// handled apart): account records, wipe markers (every deleted account's
+/// included), then slots.
+pub fn for_each_write(delta: &TxDelta, mut sink: impl FnMut(MvKey, MvValue)) {
+    for &(address, account) in &delta.accounts {
+        sink(MvKey::Account(address), MvValue::Account(account));
     }
-    for (address, storage) in &changes.storage {
-        if storage.wiped {
-            writes.push((MvKey::StorageWipe(*address), MvValue::StorageWipe));
-        }
-        for (slot, value) in &storage.slots {
-            writes.push((MvKey::Storage(*address, *slot), MvValue::Storage(*value)));
-        }
+    for &address in &delta.wiped {
+        sink(MvKey::StorageWipe(address), MvValue::StorageWipe);
     }
-    writes
+    for &(address, slot, value) in &delta.slots {
+        sink(MvKey::Storage(address, slot), MvValue::Storage(value));
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use phalanx_core_types::StorageChanges;
 
     fn a() -> Address {
         Address::repeat_byte(1)
     }
 
-    fn set_balance(balance: u64) -> StateChanges {
-        let mut changes = StateChanges::default();
-        changes.accounts.insert(a(), Some(Account::with_balance(U256::from(balance))));
-        changes
+    fn set_balance(balance: u64) -> TxDelta {
+        let mut delta = TxDelta::default();
+        delta.accounts.push((a(), Some(Account::with_balance(U256::from(balance)))));
+        delta
     }
 
-    fn set_slot(slot: u64, value: u64, wiped: bool) -> StateChanges {
-        let mut changes = StateChanges::default();
-        let mut storage = StorageChanges { wiped, ..Default::default() };
-        storage.slots.insert(U256::from(slot), U256::from(value));
-        changes.storage.insert(a(), storage);
-        changes
+    fn set_slot(slot: u64, value: u64, wiped: bool) -> TxDelta {
+        let mut delta = TxDelta::default();
+        if wiped {
+            delta.wiped.push(a());
+        }
+        delta.slots.push((a(), U256::from(slot), U256::from(value)));
+        delta
     }
 
     fn balance_at(mv: &MvMemory, tx: usize) -> MvRead<u64> {
@@ -373,9 +375,9 @@ mod tests {
     #[test]
     fn code_is_shared_by_hash() {
         let mv = MvMemory::new(2);
-        let mut changes = StateChanges::default();
-        changes.code.insert(B256::repeat_byte(3), Bytes::from_static(&[1, 2]));
-        mv.record(0, 0, &changes);
+        let mut delta = TxDelta::default();
+        delta.code.push((B256::repeat_byte(3), Bytes::from_static(&[1, 2])));
+        mv.record(0, 0, &delta);
         assert_eq!(mv.code(&B256::repeat_byte(3)), Some(Bytes::from_static(&[1, 2])));
         assert_eq!(mv.code(&B256::repeat_byte(4)), None);
     }

@@ -38,7 +38,6 @@ use crate::{
     execute_block_parallel, sequential_bound, serial, Fallback, ParallelConfig, ParallelOutcome,
     ParallelStats,
 };
-use check::without_beneficiary;
 use phalanx_core_types::{ReadWriteSet, RecoveredTx, StateView};
 use phalanx_execution_evm::{BlockEnv, BlockOutcome, ExecError};
 use phalanx_execution_schedule::{BlockSchedule, Insufficient, Schedule, ScheduleError};
@@ -196,7 +195,7 @@ pub fn schedule_for(outcome: &ParallelOutcome, env: &BlockEnv) -> BlockSchedule 
     if outcome.stats.fallback.is_some() {
         return BlockSchedule::Serial;
     }
-    BlockSchedule::from_rw_sets(&without_beneficiary(&outcome.outcome.rw_sets, env.proposer))
+    BlockSchedule::from_rw_sets_excluding(&outcome.outcome.rw_sets, Some(env.proposer))
 }
 
 /// Runs the block by `graph` and judges it (steps 1–3 of the module docs).
@@ -243,8 +242,7 @@ fn run_graph<S: StateView>(
 /// Whether `graph` covers every read-after-write dependency of `rw_sets`
 /// (without the beneficiary's fee entries).
 fn judge(graph: &Schedule, rw_sets: &[ReadWriteSet], env: &BlockEnv) -> ScheduleVerdict {
-    let sets = without_beneficiary(rw_sets, env.proposer);
-    match graph.check_sufficient(&sets) {
+    match graph.check_sufficient_excluding(rw_sets, Some(env.proposer)) {
         Ok(()) => ScheduleVerdict::Followed,
         Err(insufficient) => ScheduleVerdict::Wrong {
             first_bad_tx: match insufficient {

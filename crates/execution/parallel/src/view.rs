@@ -106,8 +106,7 @@ impl<S: StateView> StateView for MvView<'_, S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use phalanx_core_types::StateChanges;
-    use phalanx_execution_evm::MemoryState;
+    use phalanx_execution_evm::{MemoryState, TxDelta};
 
     #[test]
     fn view_reads_memory_over_base_and_validates_by_value() {
@@ -115,9 +114,9 @@ mod tests {
         let mut base = MemoryState::default();
         base.insert_account(a, Account::with_balance(U256::from(1)));
         let mv = MvMemory::new(3);
-        let mut changes = StateChanges::default();
-        changes.accounts.insert(a, Some(Account::with_balance(U256::from(2))));
-        mv.record(0, 0, &changes);
+        let mut delta = TxDelta::default();
+        delta.accounts.push((a, Some(Account::with_balance(U256::from(2)))));
+        mv.record(0, 0, &delta);
 
         let first = MvView::new(&mv, &base, 0);
         assert_eq!(first.account(&a).unwrap().unwrap().balance, U256::from(1));
@@ -134,8 +133,8 @@ mod tests {
         assert!(!MvView::new(&mv, &base, 2).reads_still_valid(&reads).unwrap());
 
         // Re-executed with a different value: validation fails by value.
-        changes.accounts.insert(a, Some(Account::with_balance(U256::from(3))));
-        mv.record(0, 1, &changes);
+        delta.accounts[0].1 = Some(Account::with_balance(U256::from(3)));
+        mv.record(0, 1, &delta);
         assert!(!MvView::new(&mv, &base, 2).reads_still_valid(&reads).unwrap());
     }
 }

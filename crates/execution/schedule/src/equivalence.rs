@@ -108,6 +108,45 @@ proptest! {
     }
 }
 
+/// `sets` without the account record reads of `excluded` and its writes: the
+/// copy `*_excluding` avoids making.
+fn stripped(sets: &[ReadWriteSet], excluded: Address) -> Vec<ReadWriteSet> {
+    let key = ReadKey::Account(excluded);
+    sets.iter()
+        .map(|set| ReadWriteSet {
+            reads: set.reads.iter().filter(|(k, _)| *k != key).cloned().collect(),
+            writes: set
+                .writes
+                .iter()
+                .filter(|op| crate::observed::write_address(op) != Some(excluded))
+                .cloned()
+                .collect(),
+        })
+        .collect()
+}
+
+proptest! {
+    /// Leaving an account out while building or checking equals doing so on
+    /// copies of the sets without it, for any schedule checked.
+    #[test]
+    fn excluding_an_account_equals_stripping_it(
+        sets in proptest::collection::vec(arb_set(), 0..16), excluded in 0u8..3, other in 0u8..3,
+    ) {
+        let excluded = Address::repeat_byte(excluded);
+        let copies = stripped(&sets, excluded);
+        let built = Schedule::from_rw_sets_excluding(&sets, Some(excluded));
+        prop_assert_eq!(&built, &Schedule::from_rw_sets(&copies));
+        // A schedule built without excluding another account is checked too.
+        let checked = Schedule::from_rw_sets_excluding(&sets, Some(Address::repeat_byte(other)));
+        for schedule in [&built, &checked, &Schedule::independent(sets.len())] {
+            prop_assert_eq!(
+                schedule.check_sufficient_excluding(&sets, Some(excluded)),
+                schedule.check_sufficient(&copies)
+            );
+        }
+    }
+}
+
 /// The harness itself catches a schedule that misses a dependency.
 #[test]
 fn harness_detects_missing_edge() {

@@ -3,6 +3,7 @@
 
 use crate::observed::required_edges;
 use crate::schedule::Schedule;
+use alloy_primitives::Address;
 use phalanx_core_types::ReadWriteSet;
 
 /// Why a schedule does not cover the read-after-write dependencies of a block.
@@ -99,6 +100,20 @@ impl Schedule {
     /// from [`Schedule::from_rw_sets`] over the same sets only ever needs
     /// paths of length two, so it passes well within the budget.
     pub fn check_sufficient(&self, sets: &[ReadWriteSet]) -> Result<(), Insufficient> {
+        self.check_sufficient_excluding(sets, None)
+    }
+
+    /// [`check_sufficient`](Self::check_sufficient) as if `sets` had no read
+    /// of `excluded`'s account record and no write to `excluded`: the
+    /// validator's check under deferred fees, where every transaction reads
+    /// and credits the beneficiary in the post-pass, in block order, and
+    /// needs no edge for it. Equal to checking copies of the sets without
+    /// those entries, without the copies.
+    pub fn check_sufficient_excluding(
+        &self,
+        sets: &[ReadWriteSet],
+        excluded: Option<Address>,
+    ) -> Result<(), Insufficient> {
         if sets.len() != self.tx_count() {
             return Err(Insufficient::TxCountMismatch {
                 schedule: self.tx_count(),
@@ -108,7 +123,7 @@ impl Schedule {
         let steps_max = 16 * (self.tx_count() + self.edge_count()) + 1024;
         let mut reach = Reach::new(self.tx_count(), steps_max);
         let mut result = Ok(());
-        required_edges(sets, |tx, deps| {
+        required_edges(sets, excluded, |tx, deps| {
             if result.is_err() {
                 return;
             }

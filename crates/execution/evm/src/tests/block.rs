@@ -56,7 +56,11 @@ fn legacy_transactions_with_and_without_chain_id_execute() {
 
 /// Asserts that `tx` is rejected with a reason containing `needle` and that
 /// nothing about the executor changed.
-fn assert_rejected(exec: &mut BlockExecutor<crate::MemoryState>, tx: &RecoveredTx, needle: &str) {
+fn assert_rejected(
+    exec: &mut BlockExecutor<'_, crate::MemoryState>,
+    tx: &RecoveredTx,
+    needle: &str,
+) {
     let changes: StateChanges = exec.state().changes();
     let (count, gas) = (exec.tx_count(), exec.gas_used());
     match exec.execute(tx) {

@@ -30,15 +30,16 @@ fn runner_records_what_the_serial_executor_records() {
     let (state, txs) = block();
     let mut serial = BlockExecutor::new(state.clone(), env());
     let mut running = Overlay::new(state);
+    // One runner for the whole block: its EVM is reused across views.
     let mut runner = TxRunner::new(env());
     for tx in &txs {
-        let TxOutcome::Executed(run) = runner.run(&running, tx).unwrap() else {
+        let TxOutcome::Executed(run) = runner.run(running.clone(), tx).unwrap() else {
             panic!("valid transaction reported invalid");
         };
         let receipt = serial.execute(tx).unwrap().clone();
         let rw_set = run.rw_set();
         assert_eq!(run.receipt(receipt.cumulative_gas_used, rw_set.op_hash()), receipt);
-        running.apply_owned(run.changes);
+        running.apply_delta(&run.delta);
     }
     let outcome = serial.finish();
     assert_eq!(running.changes(), outcome.changes);
@@ -52,7 +53,7 @@ fn deferred_fee_plus_credit_equals_the_serial_record() {
     let mut running = Overlay::new(state);
     let mut runner = TxRunner::new(env()).with_deferred_fee(true);
     for (index, tx) in txs.iter().enumerate() {
-        let TxOutcome::Executed(mut run) = runner.run(&running, tx).unwrap() else {
+        let TxOutcome::Executed(mut run) = runner.run(running.clone(), tx).unwrap() else {
             panic!("valid transaction reported invalid");
         };
         let key = ReadKey::Account(coinbase);
@@ -65,11 +66,14 @@ fn deferred_fee_plus_credit_equals_the_serial_record() {
         rw_set.sort_reads();
         rw_set.writes.sort_unstable();
         assert_eq!(rw_set, expected.rw_sets[index], "transaction {index}");
-        let mut changes = run.changes;
+        let mut delta = run.delta;
         if credit.changed {
-            changes.accounts.insert(coinbase, credit.after);
+            delta.accounts.push((coinbase, credit.after));
+            if credit.after.is_none() {
+                delta.wiped.push(coinbase);
+            }
         }
-        running.apply_owned(changes);
+        running.apply_delta(&delta);
     }
     assert_eq!(running.changes(), expected.changes);
 }

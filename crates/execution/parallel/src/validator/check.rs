@@ -1,9 +1,8 @@
-//! The checks behind a verdict: whether a transaction's reads still hold in
-//! the final multi-version state (the value check), and the read/write sets
-//! in the deferred-fee model both schedule builder and checker use.
+//! The value check behind a verdict: whether a transaction's reads still
+//! hold in the final multi-version state.
 
 use crate::mv::{MvMemory, MvRead};
-use phalanx_core_types::{Address, ReadKey, ReadValue, ReadWriteSet, WriteOp};
+use phalanx_core_types::{ReadKey, ReadValue};
 
 /// A read that no longer holds after the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,46 +62,12 @@ pub(crate) fn stale_read(
     None
 }
 
-/// The address a write is to, if any (logs have none).
-fn write_address(op: &WriteOp) -> Option<Address> {
-    match *op {
-        WriteOp::Balance { address, .. }
-        | WriteOp::Nonce { address, .. }
-        | WriteOp::Code { address, .. }
-        | WriteOp::Storage { address, .. }
-        | WriteOp::Destroy { address } => Some(address),
-        WriteOp::Log { .. } => None,
-    }
-}
-
-/// `sets` without the beneficiary's account read and every write to it: the
-/// post-pass adds them to every transaction for the deferred fees, which are
-/// credited in block order after the run and so need no edges. Only valid for
-/// blocks where no transaction itself touches the beneficiary (those cannot
-/// run with deferred fees and execute serially).
-pub(crate) fn without_beneficiary(
-    sets: &[ReadWriteSet],
-    beneficiary: Address,
-) -> Vec<ReadWriteSet> {
-    let key = ReadKey::Account(beneficiary);
-    sets.iter()
-        .map(|set| ReadWriteSet {
-            reads: set.reads.iter().filter(|(k, _)| *k != key).cloned().collect(),
-            writes: set
-                .writes
-                .iter()
-                .filter(|op| write_address(op) != Some(beneficiary))
-                .cloned()
-                .collect(),
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloy_primitives::{B256, U256};
-    use phalanx_core_types::{Account, StateChanges};
+    use alloy_primitives::{Address, B256, U256};
+    use phalanx_core_types::Account;
+    use phalanx_execution_evm::TxDelta;
 
     #[test]
     fn stale_reads_name_the_writer_and_block_hashes_never_go_stale() {
@@ -113,32 +78,11 @@ mod tests {
             (ReadKey::Account(a), ReadValue::Account(Some(Account::with_balance(U256::from(1))))),
         ];
         assert_eq!(stale_read(&mv, 2, &seen), None);
-        let mut changes = StateChanges::default();
-        changes.accounts.insert(a, Some(Account::with_balance(U256::from(2))));
-        mv.record(1, 0, &changes);
+        let mut delta = TxDelta::default();
+        delta.accounts.push((a, Some(Account::with_balance(U256::from(2)))));
+        mv.record(1, 0, &delta);
         assert_eq!(stale_read(&mv, 1, &seen), None);
         let stale = StaleRead { tx: 2, writer: 1 };
         assert_eq!(stale_read(&mv, 2, &seen), Some(stale));
-    }
-
-    #[test]
-    fn the_beneficiary_is_stripped_but_logs_and_others_stay() {
-        let (c, o) = (Address::repeat_byte(0xc0), Address::repeat_byte(1));
-        let log = WriteOp::Log { index: 0, hash: B256::ZERO };
-        let set = ReadWriteSet {
-            reads: vec![
-                (ReadKey::Account(c), ReadValue::Account(None)),
-                (ReadKey::Account(o), ReadValue::Account(None)),
-            ],
-            writes: vec![
-                WriteOp::Balance { address: c, value: U256::from(1) },
-                WriteOp::Destroy { address: c },
-                WriteOp::Nonce { address: o, value: 1 },
-                log,
-            ],
-        };
-        let stripped = without_beneficiary(&[set], c);
-        assert_eq!(stripped[0].reads, vec![(ReadKey::Account(o), ReadValue::Account(None))]);
-        assert_eq!(stripped[0].writes, vec![WriteOp::Nonce { address: o, value: 1 }, log]);
     }
 }

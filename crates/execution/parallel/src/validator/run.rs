@@ -9,8 +9,8 @@ use crate::engine::Slot;
 use crate::mv::MvMemory;
 use crate::view::MvView;
 use parking_lot::{Condvar, Mutex};
-use phalanx_core_types::{RecoveredTx, StateChanges, StateView};
-use phalanx_execution_evm::{BlockEnv, TxOutcome, TxRunner};
+use phalanx_core_types::{RecoveredTx, StateView};
+use phalanx_execution_evm::{BlockEnv, TxDelta, TxOutcome, TxRunner};
 use phalanx_execution_schedule::Schedule;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -141,8 +141,8 @@ type WorkerResult = (u64, Option<StaleRead>);
 
 /// Executes ready transactions until all have finished, then checks the reads
 /// of transactions `id, id + stride, ...` (all writes are final by then).
-fn worker<S: StateView>(
-    shared: &Shared<'_, S>,
+fn worker<'a, S: StateView>(
+    shared: &'a Shared<'a, S>,
     env: &BlockEnv,
     id: usize,
     stride: usize,
@@ -189,21 +189,27 @@ fn next_ready<S: StateView>(shared: &Shared<'_, S>) -> Option<usize> {
 
 /// Runs `tx` once over the state its finished predecessors left and records
 /// its writes (incarnation 0: there is no other).
-fn execute<S: StateView>(shared: &Shared<'_, S>, runner: &mut TxRunner, tx: usize) {
-    let view = MvView::new(&shared.mv, shared.base, tx);
-    let slot = match runner.run(&view, &shared.txs[tx]) {
+fn execute<'a, S: StateView>(
+    shared: &'a Shared<'a, S>,
+    runner: &mut TxRunner<'a, MvView<'a, S>>,
+    tx: usize,
+) {
+    let slot = match runner.run(MvView::new(&shared.mv, shared.base, tx), &shared.txs[tx]) {
         Ok(outcome) => Slot::Done(outcome),
         // A base read or revm failed: the caller re-executes the block
         // serially, which reports the error in block order if it is real.
         Err(_) => Slot::Failed,
     };
-    debug_assert!(view.blocked_on().is_none(), "no estimates exist without speculation");
-    let empty = StateChanges::default();
-    let changes = match &slot {
-        Slot::Done(TxOutcome::Executed(executed)) => &executed.changes,
+    debug_assert!(
+        runner.view().and_then(MvView::blocked_on).is_none(),
+        "no estimates exist without speculation"
+    );
+    let empty = TxDelta::default();
+    let delta = match &slot {
+        Slot::Done(TxOutcome::Executed(executed)) => &executed.delta,
         _ => &empty,
     };
-    shared.mv.record(tx, 0, changes);
+    shared.mv.record(tx, 0, delta);
     *shared.slots[tx].lock() = slot;
 }
 

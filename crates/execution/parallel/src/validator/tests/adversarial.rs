@@ -2,7 +2,6 @@
 //! names the schedule wrong; valid but slow schedules are followed.
 
 use super::*;
-use crate::validator::check::without_beneficiary;
 use crate::{execute_scheduled_bytes, WrongSchedule};
 use phalanx_execution_evm::ExecError;
 use phalanx_execution_schedule::ScheduleError;
@@ -24,8 +23,8 @@ fn sufficient(
     block: &[RecoveredTx],
     graph: &Schedule,
 ) -> bool {
-    let sets = without_beneficiary(&serial(state, env, block).rw_sets, env.proposer);
-    graph.check_sufficient(&sets).is_ok()
+    let sets = serial(state, env, block).rw_sets;
+    graph.check_sufficient_excluding(&sets, Some(env.proposer)).is_ok()
 }
 
 #[test]

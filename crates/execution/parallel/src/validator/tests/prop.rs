@@ -3,7 +3,6 @@
 
 use super::*;
 use crate::tests::prop::{build, op};
-use crate::validator::check::without_beneficiary;
 use alloy_primitives::U256;
 use phalanx_core_types::Account;
 use proptest::prelude::*;
@@ -105,8 +104,8 @@ proptest! {
         match (&schedule, &out.verdict) {
             (BlockSchedule::Serial, verdict) => prop_assert_eq!(verdict, &ScheduleVerdict::Serial),
             (BlockSchedule::Graph(graph), ScheduleVerdict::Followed) => {
-                let sets = without_beneficiary(&expected.rw_sets, env.proposer);
-                prop_assert!(graph.check_sufficient(&sets).is_ok());
+                let sufficient = graph.check_sufficient_excluding(&expected.rw_sets, Some(env.proposer));
+                prop_assert!(sufficient.is_ok());
                 prop_assert_eq!(out.stats.executions, block.len() as u64);
                 // An empty block (below every threshold) is judged serially.
                 prop_assert!(out.stats.fallback.is_none() || block.is_empty());
