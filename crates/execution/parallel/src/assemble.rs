@@ -3,6 +3,7 @@
 //! applying the block-level rules that depend on cumulative gas.
 
 use crate::engine::Slot;
+use crate::pool::run_workers;
 use crate::{Fallback, RejectedTx, ScheduleVerdict};
 use alloy_primitives::{Bloom, B256};
 use parking_lot::Mutex;
@@ -186,14 +187,7 @@ fn digests(
         }
         done
     };
-    let finished: Vec<Done> = std::thread::scope(|scope| {
-        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
-        let mut finished = work();
-        for helper in helpers {
-            finished.extend(helper.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
-        }
-        finished
-    });
+    let finished: Vec<Done> = run_workers(threads, |_| work()).into_iter().flatten().collect();
     let mut op_hashes = vec![B256::ZERO; rw_sets.len()];
     let mut parts = vec![None; plan.parts()];
     let (mut changes, mut verdict) = (None, None);

@@ -3,6 +3,7 @@
 //! defers the beneficiary's fee.
 
 use crate::mv::MvMemory;
+use crate::pool::run_workers;
 use crate::scheduler::{Scheduler, Task, Version};
 use crate::view::MvView;
 use parking_lot::Mutex;
@@ -67,16 +68,9 @@ pub(crate) fn run<S: StateView>(
         slots: txs.iter().map(|_| Mutex::new(Slot::Empty)).collect(),
     };
     let mut counters = Counters::default();
-    std::thread::scope(|scope| {
-        let workers: Vec<_> =
-            (0..threads.max(1)).map(|_| scope.spawn(|| worker(&shared, env))).collect();
-        for worker in workers {
-            match worker.join() {
-                Ok(c) => counters.add(c),
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
-    });
+    for c in run_workers(threads.max(1), |_| worker(&shared, env)) {
+        counters.add(c);
+    }
     let slots = shared.slots.into_vec().into_iter().map(Mutex::into_inner).collect();
     (slots, counters)
 }

@@ -35,6 +35,7 @@
 mod assemble;
 mod engine;
 mod mv;
+mod pool;
 mod scheduler;
 mod validator;
 mod view;

@@ -7,6 +7,7 @@
 use super::check::{stale_read, StaleRead};
 use crate::engine::Slot;
 use crate::mv::MvMemory;
+use crate::pool::run_workers;
 use crate::view::MvView;
 use parking_lot::{Condvar, Mutex};
 use phalanx_core_types::{RecoveredTx, StateView};
@@ -92,23 +93,8 @@ pub(crate) fn run<S: StateView>(
             lowest_stale = Some(lowest_stale.map_or(s, |l| if s.tx < l.tx { s } else { l }));
         }
     };
-    if threads == 1 {
-        merge(worker(&shared, env, 0, 1));
-    } else {
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..threads)
-                .map(|id| {
-                    let shared = &shared;
-                    scope.spawn(move || worker(shared, env, id, threads))
-                })
-                .collect();
-            for worker in workers {
-                match worker.join() {
-                    Ok(result) => merge(result),
-                    Err(panic) => std::panic::resume_unwind(panic),
-                }
-            }
-        });
+    for result in run_workers(threads, |id| worker(&shared, env, id, threads)) {
+        merge(result);
     }
     let check = match lowest_stale {
         Some(stale) => ReadCheck::Stale(stale),
