@@ -141,7 +141,8 @@ fn phalanx_run(
 ) -> anyhow::Result<u64> {
     let mut gas = 0;
     for (i, txs) in blocks.iter().enumerate() {
-        let mut executor = BlockExecutor::new(&*state, env(first_height + i as u64));
+        let env = env(first_height + i as u64);
+        let mut executor = BlockExecutor::with_capacity(&*state, env, txs.len());
         for tx in txs {
             let receipt = executor.execute(tx)?;
             ensure!(receipt.success, "phalanx: transaction {} failed", tx.hash);

@@ -3,17 +3,19 @@
 //! applying the block-level rules that depend on cumulative gas.
 
 use crate::engine::Slot;
+use crate::mv::{FinalWrites, MvMemory};
 use crate::pool::run_workers;
 use crate::{Fallback, RejectedTx, ScheduleVerdict};
-use alloy_primitives::{Bloom, B256};
-use parking_lot::Mutex;
+use alloy_primitives::{Bloom, Bytes, B256};
 use phalanx_core_types::{
     receipts_root_and_bloom, rw_digest, Account, Address, PartDigest, ReadKey, ReadValue,
     ReadWriteSet, ReceiptsRootPlan, RecoveredTx, StateChanges, StateView, TxReceipt,
 };
+#[cfg(debug_assertions)]
+use phalanx_execution_evm::MergedDeltas;
 use phalanx_execution_evm::{
     block_gas_reason, credit_beneficiary, BlockEnv, BlockOutcome, ExecError, InvalidStage,
-    MergedDeltas, TxDelta, TxExecuted, TxOutcome,
+    TxExecuted, TxOutcome,
 };
 use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -107,13 +109,16 @@ struct Digests {
     verdict: Option<ScheduleVerdict>,
 }
 
+/// Multi-version shards per state-changes job.
+const MERGE_JOB_SHARDS: usize = 16;
+
 /// One unit of the parallel post-pass.
 #[derive(Debug, Clone)]
 enum Job {
     /// The side job.
     Side,
-    /// Merge the transactions' state changes in block order.
-    Merge,
+    /// Collect the final writes of these multi-version shards.
+    Merge(Range<usize>),
     /// Hash one part of the receipts trie.
     Receipts(usize),
     /// The operation hashes of these transactions.
@@ -123,61 +128,60 @@ enum Job {
 /// A finished [`Job`].
 enum Done {
     Side(ScheduleVerdict),
-    Merge(StateChanges),
+    Merge(FinalWrites),
     Receipts(usize, PartDigest),
     OpHashes(usize, Vec<B256>),
 }
 
-fn merge(deltas: Vec<TxDelta>) -> StateChanges {
-    let mut merged = MergedDeltas::default();
-    for delta in deltas {
-        merged.push(delta);
-    }
-    merged.finish()
+/// What the post-pass hashes and merges, besides the side job.
+struct Inputs<'a> {
+    receipts: &'a [TxReceipt],
+    rw_sets: &'a [ReadWriteSet],
+    /// Holds every included transaction's final write and no other.
+    mv: &'a MvMemory,
+    /// Code the included transactions deployed.
+    code: Vec<(B256, Bytes)>,
 }
 
 /// The operation hash of each read/write set (PaVM receipts), the receipts
-/// root and block bloom, and the block's merged state changes (in block
-/// order, later writes winning). None depends on another, and the hashing is
-/// most of the post-pass's work: with more than one thread, they are cut
-/// into jobs (the merge, one per receipts-subtrie of up to 256 receipts, one
-/// per [`OP_HASH_JOB_TXS`] operation hashes, and the `side` job) that
-/// `threads` threads take in turn, the longest first.
-fn digests(
-    receipts: &[TxReceipt],
-    rw_sets: &[ReadWriteSet],
-    tx_changes: Vec<TxDelta>,
-    threads: usize,
-    side: Option<SideJob<'_>>,
-) -> Digests {
+/// root and block bloom, and the block's state changes (the latest write of
+/// every location in multi-version memory: the transactions' deltas merged
+/// in block order). None depends on another, and the hashing is most of the
+/// post-pass's work: with more than one thread, they are cut into jobs (one
+/// per [`MERGE_JOB_SHARDS`] multi-version shards, one per receipts-subtrie
+/// of up to 256 receipts, one per [`OP_HASH_JOB_TXS`] operation hashes, and
+/// the `side` job) that `threads` threads take in turn, the longest first.
+fn digests(inputs: Inputs<'_>, threads: usize, side: Option<SideJob<'_>>) -> Digests {
+    let Inputs { receipts, rw_sets, mv, code } = inputs;
     if threads <= 1 || rw_sets.len() < PARALLEL_DIGESTS_MIN_TXS {
         let (receipts_root, logs_bloom) = receipts_root_and_bloom(receipts);
+        let writes = mv.final_writes(0..mv.shard_count());
         return Digests {
             op_hashes: rw_sets.iter().map(ReadWriteSet::op_hash).collect(),
             receipts_root,
             logs_bloom,
-            changes: merge(tx_changes),
+            changes: FinalWrites::into_changes(vec![writes], code),
             verdict: side.map(|judge| judge(rw_sets)),
         };
     }
     let plan = ReceiptsRootPlan::new(receipts.len());
-    let mut jobs = if side.is_some() { vec![Job::Side, Job::Merge] } else { vec![Job::Merge] };
+    let mut jobs = if side.is_some() { vec![Job::Side] } else { Vec::new() };
+    let shards = (0..mv.shard_count()).step_by(MERGE_JOB_SHARDS);
+    jobs.extend(
+        shards.map(|start| Job::Merge(start..(start + MERGE_JOB_SHARDS).min(mv.shard_count()))),
+    );
     jobs.extend((0..plan.parts()).map(Job::Receipts));
     let chunks = (0..rw_sets.len()).step_by(OP_HASH_JOB_TXS);
     jobs.extend(
         chunks.map(|start| Job::OpHashes(start..(start + OP_HASH_JOB_TXS).min(rw_sets.len()))),
     );
     let next = AtomicUsize::new(0);
-    let tx_changes = Mutex::new(Some(tx_changes));
     let work = || {
         let mut done = Vec::new();
         while let Some(job) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
             done.push(match job {
                 Job::Side => Done::Side(side.expect("a side job was given")(rw_sets)),
-                Job::Merge => {
-                    let taken = tx_changes.lock().take().expect("one merge job");
-                    Done::Merge(merge(taken))
-                }
+                Job::Merge(shards) => Done::Merge(mv.final_writes(shards.clone())),
                 Job::Receipts(part) => Done::Receipts(*part, plan.digest_part(receipts, *part)),
                 Job::OpHashes(range) => Done::OpHashes(
                     range.start,
@@ -190,11 +194,11 @@ fn digests(
     let finished: Vec<Done> = run_workers(threads, |_| work()).into_iter().flatten().collect();
     let mut op_hashes = vec![B256::ZERO; rw_sets.len()];
     let mut parts = vec![None; plan.parts()];
-    let (mut changes, mut verdict) = (None, None);
+    let (mut writes, mut verdict) = (Vec::new(), None);
     for done in finished {
         match done {
             Done::Side(judged) => verdict = Some(judged),
-            Done::Merge(merged) => changes = Some(merged),
+            Done::Merge(part) => writes.push(part),
             Done::Receipts(part, digest) => parts[part] = Some(digest),
             Done::OpHashes(start, hashes) => {
                 op_hashes[start..start + hashes.len()].copy_from_slice(&hashes)
@@ -204,22 +208,32 @@ fn digests(
     let parts: Vec<PartDigest> =
         parts.into_iter().map(|p| p.expect("every receipts part is hashed")).collect();
     let (receipts_root, logs_bloom) = plan.combine(receipts, &parts);
-    let changes = changes.expect("merge job ran");
+    let changes = FinalWrites::into_changes(writes, code);
     Digests { op_hashes, receipts_root, logs_bloom, changes, verdict }
 }
 
-/// Builds the block's outcome from the final `slots` of `txs`, in order,
+/// The parallel run a post-pass assembles.
+pub(crate) struct Run<'a> {
+    /// Each transaction's final result, fee deferred.
+    pub slots: Vec<Slot>,
+    /// The multi-version memory the run left: each transaction's final
+    /// incarnation's writes (an invalid transaction's are empty).
+    pub mv: &'a MvMemory,
+}
+
+/// Builds the block's outcome from the final results of `txs`, in order,
 /// hashing on up to `threads` threads, and runs `side` on the final
 /// read/write sets beside the hashing.
 pub(crate) fn assemble<S: StateView>(
     base: &S,
     env: &BlockEnv,
     txs: &[RecoveredTx],
-    slots: Vec<Slot>,
+    run: Run<'_>,
     policy: Policy,
     threads: usize,
     side: Option<SideJob<'_>>,
 ) -> Result<Assembled, ExecError> {
+    let Run { slots, mv } = run;
     let coinbase = env.proposer;
     let mut beneficiary = Beneficiary {
         address: coinbase,
@@ -230,7 +244,10 @@ pub(crate) fn assemble<S: StateView>(
     let mut gas_used = 0u64;
     let mut receipts: Vec<TxReceipt> = Vec::with_capacity(txs.len());
     let mut rw_sets = Vec::with_capacity(txs.len());
-    let mut tx_changes: Vec<TxDelta> = Vec::with_capacity(txs.len());
+    let mut code = Vec::new();
+    // Debug builds check the multi-version merge against the deltas.
+    #[cfg(debug_assertions)]
+    let mut deltas = MergedDeltas::default();
     let (mut included, mut rejected) = (Vec::new(), Vec::new());
     for (index, slot) in slots.into_iter().enumerate() {
         let outcome = match slot {
@@ -280,11 +297,16 @@ pub(crate) fn assemble<S: StateView>(
         receipt.logs = logs;
         receipts.push(receipt);
         rw_sets.push(rw_set);
-        tx_changes.push(executed.delta);
+        code.extend(executed.delta.code.iter().cloned());
+        #[cfg(debug_assertions)]
+        deltas.push(std::mem::take(&mut executed.delta));
         included.push(index);
     }
+    let inputs = Inputs { receipts: &receipts, rw_sets: &rw_sets, mv, code };
     let Digests { op_hashes, receipts_root, logs_bloom, mut changes, verdict } =
-        digests(&receipts, &rw_sets, tx_changes, threads, side);
+        digests(inputs, threads, side);
+    #[cfg(debug_assertions)]
+    assert_eq!(changes, deltas.finish(), "multi-version merge differs from the deltas'");
     beneficiary.finish(&mut changes);
     for (receipt, op_hash) in receipts.iter_mut().zip(op_hashes) {
         receipt.rw_hash = op_hash;

@@ -53,13 +53,14 @@ struct Shared<'a, S: StateView> {
 
 /// Runs `txs` optimistically on `threads` workers until every transaction
 /// is executed and validated; returns each transaction's final result (equal
-/// to what it produces, fee deferred, over the serial state before it).
+/// to what it produces, fee deferred, over the serial state before it) and
+/// the multi-version memory holding their final writes.
 pub(crate) fn run<S: StateView>(
     base: &S,
     env: &BlockEnv,
     txs: &[RecoveredTx],
     threads: usize,
-) -> (Vec<Slot>, Counters) {
+) -> (Vec<Slot>, Counters, MvMemory) {
     let shared = Shared {
         base,
         txs,
@@ -72,7 +73,7 @@ pub(crate) fn run<S: StateView>(
         counters.add(c);
     }
     let slots = shared.slots.into_vec().into_iter().map(Mutex::into_inner).collect();
-    (slots, counters)
+    (slots, counters, shared.mv)
 }
 
 fn worker<'a, S: StateView>(shared: &'a Shared<'a, S>, env: &BlockEnv) -> Counters {

@@ -227,7 +227,7 @@ fn execute<S: StateView>(
         let stats = ParallelStats { fallback: Some(fallback), ..Default::default() };
         return serial(state, env, txs, policy, stats);
     }
-    let (slots, counters) = engine::run(state, env, txs, threads);
+    let (slots, counters, mv) = engine::run(state, env, txs, threads);
     let mut stats = ParallelStats {
         threads,
         executions: counters.executions,
@@ -237,7 +237,7 @@ fn execute<S: StateView>(
         aborts: counters.aborts,
         fallback: None,
     };
-    match assemble(state, env, txs, slots, policy, threads, None)? {
+    match assemble(state, env, txs, assemble::Run { slots, mv: &mv }, policy, threads, None)? {
         Assembled::Outcome { outcome, included, rejected, .. } => {
             Ok(ParallelOutcome { outcome, included, rejected, stats })
         }
@@ -310,7 +310,7 @@ pub(crate) fn serial<S: StateView>(
     policy: Policy,
     stats: ParallelStats,
 ) -> Result<ParallelOutcome, ExecError> {
-    let mut executor = BlockExecutor::new(state, *env);
+    let mut executor = BlockExecutor::with_capacity(state, *env, txs.len());
     let (mut included, mut rejected) = (Vec::new(), Vec::new());
     for (index, tx) in txs.iter().enumerate() {
         match executor.execute(tx) {

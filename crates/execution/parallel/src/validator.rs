@@ -33,7 +33,7 @@ mod run;
 #[cfg(test)]
 mod tests;
 
-use crate::assemble::{assemble, Assembled, Policy};
+use crate::assemble::{self, assemble, Assembled, Policy};
 use crate::{
     execute_block_parallel, sequential_bound, serial, Fallback, ParallelConfig, ParallelOutcome,
     ParallelStats,
@@ -221,7 +221,8 @@ fn run_graph<S: StateView>(
     // (invalid transactions, block gas) are serial execution's.
     // The graph is judged on the final sets beside the post-pass's hashing.
     let judge_sets = |sets: &[ReadWriteSet]| judge(graph, sets, env);
-    match assemble(state, env, txs, run.slots, Policy::RejectBlock, threads, Some(&judge_sets))? {
+    let assembled = assemble::Run { slots: run.slots, mv: &run.mv };
+    match assemble(state, env, txs, assembled, Policy::RejectBlock, threads, Some(&judge_sets))? {
         Assembled::Outcome { outcome, verdict, .. } => {
             let verdict = verdict.expect("the post-pass ran the judge");
             Ok(ScheduledOutcome { outcome, verdict, stats })

@@ -36,6 +36,8 @@ pub(crate) struct Run {
     pub executions: u64,
     /// Whether the reads were all consistent.
     pub check: ReadCheck,
+    /// The multi-version memory the run left (every transaction's writes).
+    pub mv: MvMemory,
 }
 
 /// The ready queue: transactions whose dependencies have all finished, lowest
@@ -101,7 +103,7 @@ pub(crate) fn run<S: StateView>(
         None => ReadCheck::Consistent,
     };
     let slots = shared.slots.into_vec().into_iter().map(Mutex::into_inner).collect();
-    Run { slots, executions, check }
+    Run { slots, executions, check, mv: shared.mv }
 }
 
 /// The workers a run of `tx_count` transactions uses when asked for `threads`.
