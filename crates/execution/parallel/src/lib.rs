@@ -54,6 +54,7 @@ pub use view::MvView;
 use alloy_consensus::Transaction as _;
 use alloy_primitives::B256;
 use assemble::{assemble, Assembled, Policy};
+use engine::EngineRun;
 use phalanx_core_types::{RecoveredTx, StateView};
 use phalanx_execution_evm::{BlockEnv, BlockExecutor, BlockOutcome, ExecError};
 use phalanx_execution_schedule::{
@@ -86,7 +87,8 @@ pub struct ParallelConfig {
     pub min_txs_parallel: usize,
     /// Blocks whose known dependencies bound the speedup on `threads`
     /// threads below this many percent of serial speed run serially
-    /// ([`Fallback::Sequential`]); 0 never falls back for that reason.
+    /// ([`Fallback::Sequential`]); 0 never falls back for that reason, nor
+    /// stops an optimistic run for contention ([`Fallback::Contention`]).
     pub sequential_bound_percent: u32,
 }
 
@@ -133,6 +135,15 @@ pub enum Fallback {
     Sequential {
         /// The list-scheduled speedup bound, in percent of serial.
         bound_percent: u32,
+    },
+    /// The optimistic run re-executed so much that the threads together did
+    /// more work than serial execution (more executions than threads per
+    /// started transaction, once 64 have started): the block is more
+    /// dependent than anything known before execution showed. Off when
+    /// [`ParallelConfig::sequential_bound_percent`] is 0.
+    Contention {
+        /// Executions when the run stopped.
+        executions: u64,
     },
 }
 
@@ -227,7 +238,9 @@ fn execute<S: StateView>(
         let stats = ParallelStats { fallback: Some(fallback), ..Default::default() };
         return serial(state, env, txs, policy, stats);
     }
-    let (slots, counters, mv) = engine::run(state, env, txs, threads);
+    let enabled = config.sequential_bound_percent > 0;
+    let run = engine::run(state, env, txs, engine::Contention::new(threads, enabled));
+    let EngineRun { slots, counters, mv, halted } = run;
     let mut stats = ParallelStats {
         threads,
         executions: counters.executions,
@@ -237,6 +250,11 @@ fn execute<S: StateView>(
         aborts: counters.aborts,
         fallback: None,
     };
+    if halted {
+        let executions = counters.executions;
+        stats.fallback = Some(Fallback::Contention { executions });
+        return serial(state, env, txs, policy, stats);
+    }
     match assemble(state, env, txs, assemble::Run { slots, mv: &mv }, policy, threads, None)? {
         Assembled::Outcome { outcome, included, rejected, .. } => {
             Ok(ParallelOutcome { outcome, included, rejected, stats })

@@ -72,6 +72,13 @@ impl Scheduler {
         }
     }
 
+    /// How many transactions have started their first execution (the
+    /// execution index, capped at the block size; it may step back when a
+    /// transaction is re-scheduled).
+    pub fn started(&self) -> usize {
+        self.execution_idx.load(Ordering::Relaxed).min(self.block_size)
+    }
+
     /// Whether all work is finished.
     pub fn done(&self) -> bool {
         self.done.load(Ordering::SeqCst)

@@ -244,6 +244,7 @@ fn fallback_name(fallback: &Fallback) -> &'static str {
         Fallback::BlockGasLimit { .. } => "BlockGasLimit",
         Fallback::ExecutionError { .. } => "ExecutionError",
         Fallback::Sequential { .. } => "Sequential",
+        Fallback::Contention { .. } => "Contention",
     }
 }
 
