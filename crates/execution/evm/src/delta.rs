@@ -160,7 +160,6 @@ impl MergedDeltas {
 mod tests {
     use super::*;
     use crate::{MemoryState, Overlay};
-    use phalanx_core_types::StateView;
     use proptest::prelude::*;
 
     /// Few addresses and slots so that deltas collide often.
@@ -215,17 +214,7 @@ mod tests {
             prop_assert_eq!(overlay.changes(), extended.clone());
             let mut flat = MemoryState::default();
             flat.apply(&extended);
-            for a in 0u8..4 {
-                let address = Address::repeat_byte(a);
-                prop_assert_eq!(overlay.account(&address).unwrap(), flat.account(&address).unwrap());
-                for slot in 0u64..4 {
-                    let slot = U256::from(slot);
-                    prop_assert_eq!(
-                        overlay.storage(&address, &slot).unwrap(),
-                        flat.storage(&address, &slot).unwrap()
-                    );
-                }
-            }
+            crate::tests::same_small_state(&overlay, &flat)?;
         }
     }
 

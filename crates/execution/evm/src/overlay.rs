@@ -297,17 +297,7 @@ mod equivalence {
             }
             // The hashed representation merges exactly as `StateChanges::extend`.
             prop_assert_eq!(upper.changes(), merged.clone());
-            for a in 0u8..4 {
-                let address = Address::repeat_byte(a);
-                prop_assert_eq!(upper.account(&address).unwrap(), flat.account(&address).unwrap());
-                for slot in 0u64..4 {
-                    let slot = U256::from(slot);
-                    prop_assert_eq!(
-                        upper.storage(&address, &slot).unwrap(),
-                        flat.storage(&address, &slot).unwrap()
-                    );
-                }
-            }
+            crate::tests::same_small_state(&upper, &flat)?;
             prop_assert_eq!(upper.into_parts().1, merged);
         }
     }

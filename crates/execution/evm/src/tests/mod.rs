@@ -12,6 +12,27 @@ use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use phalanx_core_types::{Account, RecoveredTx};
 
+/// Checks that two views read the same accounts and slots at the addresses
+/// `0x00..` `0x03..` (repeated bytes) and slots 0 to 3: the small key space
+/// the overlay and delta property tests draw from.
+pub(crate) fn same_small_state(
+    a: &impl phalanx_core_types::StateView,
+    b: &impl phalanx_core_types::StateView,
+) -> Result<(), proptest::test_runner::TestCaseError> {
+    for byte in 0u8..4 {
+        let address = Address::repeat_byte(byte);
+        proptest::prop_assert_eq!(a.account(&address).unwrap(), b.account(&address).unwrap());
+        for slot in 0u64..4 {
+            let slot = U256::from(slot);
+            proptest::prop_assert_eq!(
+                a.storage(&address, &slot).unwrap(),
+                b.storage(&address, &slot).unwrap()
+            );
+        }
+    }
+    Ok(())
+}
+
 pub(crate) const CHAIN_ID: u64 = 7;
 pub(crate) const GWEI: u128 = 1_000_000_000;
 pub(crate) const BASE_FEE: u64 = GWEI as u64;
