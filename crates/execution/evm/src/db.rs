@@ -6,36 +6,57 @@ use phalanx_core_types::{Account, ReadKey, ReadValue, StateError, StateView, KEC
 use revm::interpreter::analysis::to_analysed;
 use revm::primitives::{AccountInfo, Bytecode};
 use revm::Database;
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 
 /// The reads of the transaction in progress.
+///
+/// No deduplication is needed: revm's journal caches every account and slot
+/// it loads for the rest of the transaction (warm or cold, across reverted
+/// calls), so it asks the `Database` for each at most once per transaction.
+/// Debug builds assert it. (The sets that deduplicated here cost a hash
+/// insertion per read for nothing.)
 #[derive(Debug, Default)]
 pub(crate) struct Recorder {
-    /// Locations read with the raw value observed, first-read order,
-    /// deduplicated. Nothing is hashed here: the transaction's single
-    /// hash happens in `ReadWriteSet::op_hash`.
+    /// Locations read with the raw value observed. Nothing is hashed here:
+    /// the transaction's single hash happens in `ReadWriteSet::op_hash`.
     pub reads: Vec<(ReadKey, ReadValue)>,
-    /// Each account read, with the record observed: the "before" values that
-    /// net writes are computed against.
-    pub accounts: FxHashMap<Address, Option<Account>>,
-    slots: FxHashSet<(Address, U256)>,
 }
 
 impl Recorder {
     /// Forgets the transaction's reads, keeping allocations for the next one.
     pub fn clear(&mut self) {
         self.reads.clear();
-        self.accounts.clear();
-        self.slots.clear();
     }
 
-    /// Hands out the reads sorted by location (the canonical order
-    /// `ReadWriteSet::op_hash` hashes in) and resets for the next transaction.
-    /// The recorder keeps its buffers; the returned vector is allocated once,
-    /// at its exact size.
-    pub fn take_sorted_reads(&mut self) -> Vec<(ReadKey, ReadValue)> {
+    /// Sorts the reads by location (the canonical order `ReadWriteSet::op_hash`
+    /// hashes in), for [`account_before`](Self::account_before).
+    pub fn sort(&mut self) {
         // Locations are unique here, so sorting by location alone is canonical.
         self.reads.sort_unstable_by_key(|(key, _)| *key);
+        debug_assert!(
+            self.reads.windows(2).all(|w| w[0].0 != w[1].0),
+            "revm read a location twice in one transaction"
+        );
+    }
+
+    /// The record of `address` as the transaction first read it (`None`
+    /// if it did not exist or was not read). The reads must be sorted.
+    pub fn account_before(&self, address: Address) -> Option<Account> {
+        let key = ReadKey::Account(address);
+        match self.reads.binary_search_by_key(&key, |(k, _)| *k) {
+            Ok(i) => match self.reads[i].1 {
+                ReadValue::Account(account) => account,
+                _ => unreachable!("an account location holds an account record"),
+            },
+            Err(_) => None,
+        }
+    }
+
+    /// Hands out the reads sorted by location and resets for the next
+    /// transaction. The recorder keeps its buffer; the returned vector is
+    /// allocated once, at its exact size.
+    pub fn take_sorted_reads(&mut self) -> Vec<(ReadKey, ReadValue)> {
+        self.sort();
         let reads = self.reads.clone();
         self.clear();
         reads
@@ -80,15 +101,8 @@ impl<S: StateView> Database for RecordingDb<S> {
     type Error = StateError;
 
     fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, StateError> {
-        let account = match self.recorder.accounts.get(&address) {
-            Some(account) => *account,
-            None => {
-                let account = self.state.account(&address)?;
-                self.recorder.reads.push((ReadKey::Account(address), ReadValue::Account(account)));
-                self.recorder.accounts.insert(address, account);
-                account
-            }
-        };
+        let account = self.state.account(&address)?;
+        self.recorder.reads.push((ReadKey::Account(address), ReadValue::Account(account)));
         Ok(account.map(|a| AccountInfo {
             balance: a.balance,
             nonce: a.nonce,
@@ -121,10 +135,7 @@ impl<S: StateView> Database for RecordingDb<S> {
 
     fn storage(&mut self, address: Address, index: U256) -> Result<U256, StateError> {
         let value = self.state.storage(&address, &index)?;
-        if self.recorder.slots.insert((address, index)) {
-            let key = ReadKey::Storage(address, index);
-            self.recorder.reads.push((key, ReadValue::storage(value)));
-        }
+        self.recorder.reads.push((ReadKey::Storage(address, index), ReadValue::storage(value)));
         Ok(value)
     }
 

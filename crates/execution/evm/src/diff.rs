@@ -1,10 +1,10 @@
 //! Turning revm's post-transaction state into net writes and a state delta.
 
+use crate::db::Recorder;
 use alloy_primitives::{Address, Bytes, Log, B256, U256};
 use alloy_rlp::Encodable;
 use phalanx_core_types::{pavm_hash, Account, WriteOp, KECCAK_EMPTY};
 use revm::primitives::{Account as RevmAccount, Bytecode, EvmState};
-use rustc_hash::FxHashMap;
 
 /// Receives a transaction's state delta: the serial executor's running
 /// [`Overlay`](crate::Overlay) (applied in place) or a [`TxDelta`](crate::TxDelta)
@@ -54,19 +54,19 @@ fn normalise_code_hash(hash: B256) -> B256 {
 }
 
 /// Computes the transaction's net writes from revm's touched accounts and
-/// hands its state delta to `sink.state`. `before` holds every account the
-/// transaction read, as it was before the transaction (revm only ever touches
-/// accounts it has read).
+/// hands its state delta to `sink.state`. `before` holds the transaction's
+/// reads, which include every account it touched as it was before the
+/// transaction (revm only ever touches accounts it has read); it sorts them.
 pub(crate) fn diff_state<D: DeltaSink>(
     sink: &mut DiffSink<'_, D>,
     state: &EvmState,
-    before: &FxHashMap<Address, Option<Account>>,
+    before: &mut Recorder,
     logs: &[Log],
 ) {
+    before.sort();
     for (address, account) in state {
         if account.is_touched() {
-            let original = before.get(address).copied().flatten();
-            diff_account(sink, *address, account, original);
+            diff_account(sink, *address, account, before.account_before(*address));
         }
     }
     for (index, log) in logs.iter().enumerate() {

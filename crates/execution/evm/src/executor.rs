@@ -82,6 +82,7 @@ impl<'a, S: StateView + 'a> BlockExecutor<'a, S> {
     /// earlier entry and faults in fresh pages; perf showed it in large blocks).
     pub fn with_capacity(state: S, env: BlockEnv, tx_count: usize) -> Self {
         let mut executor = Self::new(state, env);
+        executor.evm.context.evm.inner.db.state.reserve_accounts(tx_count);
         executor.receipts.reserve_exact(tx_count);
         executor.rw_sets.reserve_exact(tx_count);
         executor
@@ -143,7 +144,7 @@ impl<'a, S: StateView + 'a> BlockExecutor<'a, S> {
             new_code: &mut self.scratch.new_code,
             scratch: &mut self.scratch.log_encoding,
         };
-        diff_state(&mut sink, &state, &db.recorder.accounts, result.logs());
+        diff_state(&mut sink, &state, &mut db.recorder, result.logs());
         // revm's finalised state is no longer needed; dropping it here keeps
         // its allocations from outliving the transaction.
         drop(state);

@@ -69,6 +69,12 @@ impl<S: StateView> Overlay<S> {
         self.code.extend(changes.code);
     }
 
+    /// Makes room for `accounts` more changed account records without
+    /// rehashing (a block of N transactions changes about N accounts).
+    pub fn reserve_accounts(&mut self, accounts: usize) {
+        self.accounts.reserve(accounts);
+    }
+
     /// Applies one transaction's delta on top of the current changes, as if
     /// executed after them.
     pub fn apply_delta(&mut self, delta: &TxDelta) {

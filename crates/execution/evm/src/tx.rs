@@ -235,7 +235,7 @@ fn executed<V: StateView>(
         new_code: &mut scratch.new_code,
         scratch: &mut scratch.log_encoding,
     };
-    diff_state(&mut sink, &state, &db.recorder.accounts, result.logs());
+    diff_state(&mut sink, &state, &mut db.recorder, result.logs());
     drop(state);
     for (hash, code) in scratch.new_code.drain(..) {
         db.cache_code(hash, &code);
