@@ -8,7 +8,7 @@
 
 use crate::extra::ProposalExtra;
 use crate::wire::Batch;
-use alloy_primitives::B256;
+use alloy_primitives::{keccak256, B256};
 use phalanx_consensus_core::{BlockId, View};
 use phalanx_core_types::{decode_transaction, RecoveredTx};
 use phalanx_node_chain::{BlockSpec, Chain, ChainError, ExecutedBlock, SpecTree};
@@ -87,12 +87,25 @@ pub enum Done {
 /// Turns batches into executor candidates, in order. Transactions that do
 /// not decode or recover are left out (deterministically: every replica sees
 /// the same bytes).
-pub fn candidates(batches: &[Arc<Batch>]) -> Vec<RecoveredTx> {
+///
+/// `pooled` returns the transaction with a given hash if this node already
+/// checked it (its pool holds it): that one is used as is, without decoding
+/// and recovering the sender again. The hash is the keccak of the exact
+/// bytes, so a hit is the same signed transaction and the candidates are
+/// the same as without it; it spares the node that received a transaction
+/// a second recovery, which perf showed to be the largest share of a
+/// validator's CPU.
+pub fn candidates(
+    batches: &[Arc<Batch>],
+    pooled: impl Fn(&B256) -> Option<RecoveredTx>,
+) -> Vec<RecoveredTx> {
     batches
         .iter()
         .flat_map(|b| b.txs.iter())
-        .filter_map(|raw| decode_transaction(raw).ok())
-        .filter_map(|tx| RecoveredTx::recover(tx).ok())
+        .filter_map(|raw| match pooled(&keccak256(raw)) {
+            Some(tx) => Some(tx),
+            None => decode_transaction(raw).ok().and_then(|tx| RecoveredTx::recover(tx).ok()),
+        })
         .collect()
 }
 
@@ -151,7 +164,7 @@ impl Worker {
         spec: BlockSpec,
         batches: &[Arc<Batch>],
     ) -> Result<(B256, Vec<u8>), String> {
-        let candidates = candidates(batches);
+        let candidates = candidates(batches, |hash| self.chain.pool().get(hash));
         let hashes: Vec<B256> = candidates.iter().map(|t| t.hash).collect();
         let built =
             self.chain.build_block(&self.tree, spec, candidates).map_err(|e| e.to_string())?;
@@ -178,7 +191,7 @@ impl Worker {
         batches: &[Arc<Batch>],
         extra: &[u8],
     ) -> Result<B256, String> {
-        let candidates = candidates(batches);
+        let candidates = candidates(batches, |hash| self.chain.pool().get(hash));
         let extra = ProposalExtra::decode(extra, candidates.len()).map_err(|e| e.to_string())?;
         let left_out_hashes = extra.left_out.iter().map(|&i| candidates[i as usize].hash).collect();
         let txs = extra.block_transactions(candidates);
@@ -252,5 +265,53 @@ impl Worker {
         let (again, _) = self.chain.execute_block(&self.tree, spec, txs, schedule)?;
         assert_eq!(again.hash(), shared.hash(), "re-execution must be deterministic");
         Ok(again)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+    use alloy_eips::eip2718::Encodable2718;
+    use alloy_network::TxSignerSync;
+    use alloy_primitives::{Address, TxKind, U256};
+    use alloy_signer_local::PrivateKeySigner;
+    use std::cell::Cell;
+
+    fn transfer(signer: &PrivateKeySigner, nonce: u64) -> Vec<u8> {
+        let mut tx = TxEip1559 {
+            chain_id: 7,
+            nonce,
+            gas_limit: 21_000,
+            max_fee_per_gas: 100,
+            max_priority_fee_per_gas: 3,
+            to: TxKind::Call(Address::repeat_byte(0x42)),
+            value: U256::from(1),
+            ..Default::default()
+        };
+        let sig = signer.sign_transaction_sync(&mut tx).unwrap();
+        TxEnvelope::Eip1559(tx.into_signed(sig)).encoded_2718()
+    }
+
+    #[test]
+    fn pooled_transactions_are_reused_and_the_candidates_stay_the_same() {
+        let signer = PrivateKeySigner::random();
+        let raws = vec![transfer(&signer, 0), vec![0xde, 0xad], transfer(&signer, 1)];
+        let batches = vec![Arc::new(Batch { txs: raws.clone() })];
+        let recovered = candidates(&batches, |_| None);
+        assert_eq!(recovered.len(), 2, "undecodable bytes are left out");
+        assert!(recovered.iter().all(|tx| tx.sender == signer.address()));
+        // The pool holds the second transfer: it is taken from there.
+        let pooled = recovered[1].clone();
+        let hits = Cell::new(0);
+        let again = candidates(&batches, |hash| {
+            (*hash == pooled.hash).then(|| {
+                hits.set(hits.get() + 1);
+                pooled.clone()
+            })
+        });
+        assert_eq!(again, recovered);
+        assert_eq!(hits.get(), 1);
+        assert_eq!(keccak256(&raws[2]), pooled.hash, "pool lookups key on the bytes' hash");
     }
 }
