@@ -36,6 +36,25 @@ struct Subtrie {
     prefix: Nibbles,
 }
 
+/// Receipts' consensus encodings with their blooms (bloom inputs memoised),
+/// accumulating the bloom of everything encoded: the leaf step every form of
+/// the root shares.
+#[derive(Debug, Default)]
+struct LeafEncoder {
+    hashes: BloomHashes,
+    bloom: Bloom,
+}
+
+impl LeafEncoder {
+    /// Replaces `buf` with `receipt`'s Ethereum encoding and adds its bloom.
+    fn encode(&mut self, receipt: &TxReceipt, buf: &mut Vec<u8>) {
+        let bloom = self.hashes.bloom(&receipt.logs);
+        self.bloom |= bloom;
+        buf.clear();
+        receipt.encode_ethereum_into(&bloom, buf);
+    }
+}
+
 /// The hash of one part and the bloom of its receipts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PartDigest {
@@ -82,21 +101,16 @@ impl ReceiptsRootPlan {
     pub fn digest_part(&self, receipts: &[TxReceipt], part: usize) -> PartDigest {
         assert_eq!(receipts.len(), self.len, "receipts differ from the plan's block");
         let subtrie = &self.subtries[part];
-        let mut hashes = BloomHashes::default();
-        let mut block_bloom = Bloom::default();
+        let mut encoder = LeafEncoder::default();
         let mut builder = HashBuilder::default();
         let mut buf = Vec::with_capacity(512);
         for i in subtrie.range.clone() {
-            let receipt = &receipts[i];
-            let bloom = hashes.bloom(&receipt.logs);
-            block_bloom |= bloom;
-            buf.clear();
-            receipt.encode_ethereum_into(&bloom, &mut buf);
+            encoder.encode(&receipts[i], &mut buf);
             // The key below the prefix: the last key byte, as two nibbles.
             let last = (i & 0xff) as u8;
             builder.add_leaf(Nibbles::from_nibbles_unchecked([last >> 4, last & 0x0f]), &buf);
         }
-        PartDigest { hash: builder.root(), bloom: block_bloom }
+        PartDigest { hash: builder.root(), bloom: encoder.bloom }
     }
 
     /// The receipts root and the block's logs bloom, from every part's
@@ -105,11 +119,10 @@ impl ReceiptsRootPlan {
     pub fn combine(&self, receipts: &[TxReceipt], digests: &[PartDigest]) -> (B256, Bloom) {
         assert_eq!(receipts.len(), self.len, "receipts differ from the plan's block");
         assert_eq!(digests.len(), self.subtries.len(), "one digest per part");
-        let mut block_bloom = Bloom::default();
+        let mut encoder = LeafEncoder::default();
         if receipts.is_empty() {
-            return (EMPTY_ROOT_HASH, block_bloom);
+            return (EMPTY_ROOT_HASH, encoder.bloom);
         }
-        let mut hashes = BloomHashes::default();
         let mut builder = HashBuilder::default();
         let (mut key, mut buf) = (Vec::with_capacity(9), Vec::with_capacity(512));
         let mut next_part = 0;
@@ -118,23 +131,20 @@ impl ReceiptsRootPlan {
         while j < receipts.len() {
             if let Some(subtrie) = self.subtries.get(next_part).filter(|s| s.range.start == j) {
                 let digest = digests[next_part];
-                block_bloom |= digest.bloom;
+                encoder.bloom |= digest.bloom;
                 builder.add_branch(subtrie.prefix.clone(), digest.hash, false);
                 j = subtrie.range.end;
                 next_part += 1;
                 continue;
             }
             let i = adjust_index_for_rlp(j, receipts.len());
-            let bloom = hashes.bloom(&receipts[i].logs);
-            block_bloom |= bloom;
-            buf.clear();
-            receipts[i].encode_ethereum_into(&bloom, &mut buf);
+            encoder.encode(&receipts[i], &mut buf);
             key.clear();
             i.encode(&mut key);
             builder.add_leaf(Nibbles::unpack(&key), &buf);
             j += 1;
         }
-        (builder.root(), block_bloom)
+        (builder.root(), encoder.bloom)
     }
 }
 
@@ -147,8 +157,7 @@ impl ReceiptsRootPlan {
 #[derive(Debug, Default)]
 pub struct ReceiptsRootBuilder {
     builder: HashBuilder,
-    hashes: BloomHashes,
-    bloom: Bloom,
+    encoder: LeafEncoder,
     /// Receipts pushed so far.
     count: usize,
     /// Receipt 0's encoding: its key, 0x80, sorts after the keys of 1..=127,
@@ -162,11 +171,8 @@ pub struct ReceiptsRootBuilder {
 impl ReceiptsRootBuilder {
     /// Adds the next receipt of the block (its cumulative gas final).
     pub fn push(&mut self, receipt: &TxReceipt) {
-        let bloom = self.hashes.bloom(&receipt.logs);
-        self.bloom |= bloom;
         let mut encoding = std::mem::take(&mut self.encoding);
-        encoding.clear();
-        receipt.encode_ethereum_into(&bloom, &mut encoding);
+        self.encoder.encode(receipt, &mut encoding);
         let index = self.count;
         self.count += 1;
         if index == 0 {
@@ -183,10 +189,10 @@ impl ReceiptsRootBuilder {
     /// The receipts root and the block's logs bloom.
     pub fn finish(mut self) -> (B256, Bloom) {
         if self.count == 0 {
-            return (EMPTY_ROOT_HASH, self.bloom);
+            return (EMPTY_ROOT_HASH, self.encoder.bloom);
         }
         self.add_first();
-        (self.builder.root(), self.bloom)
+        (self.builder.root(), self.encoder.bloom)
     }
 
     fn add_first(&mut self) {

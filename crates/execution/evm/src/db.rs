@@ -53,10 +53,17 @@ impl Recorder {
     }
 
     /// Hands out the reads sorted by location and resets for the next
-    /// transaction. The recorder keeps its buffer; the returned vector is
-    /// allocated once, at its exact size.
+    /// transaction.
     pub fn take_sorted_reads(&mut self) -> Vec<(ReadKey, ReadValue)> {
         self.sort();
+        self.take_reads()
+    }
+
+    /// Hands out the reads, already [`sort`](Self::sort)ed, and resets for
+    /// the next transaction. The recorder keeps its buffer; the returned
+    /// vector is allocated once, at its exact size.
+    pub fn take_reads(&mut self) -> Vec<(ReadKey, ReadValue)> {
+        debug_assert!(self.reads.is_sorted_by_key(|(key, _)| *key), "reads taken unsorted");
         let reads = self.reads.clone();
         self.clear();
         reads
@@ -80,10 +87,12 @@ impl<S: StateView> RecordingDb<S> {
         Self { state, recorder: Recorder::default(), code_cache: FxHashMap::default() }
     }
 
-    /// Caches the code of a contract created by a transaction, already in the
-    /// form the interpreter wants.
-    pub fn cache_code(&mut self, hash: B256, code: &Bytecode) {
-        self.code_cache.entry(hash).or_insert_with(|| analysed(code.original_bytes()));
+    /// Caches the code contracts created by a transaction (drained from
+    /// `deployed`), already in the form the interpreter wants.
+    pub fn cache_deployed(&mut self, deployed: &mut Vec<(B256, Bytecode)>) {
+        for (hash, code) in deployed.drain(..) {
+            self.code_cache.entry(hash).or_insert_with(|| analysed(code.original_bytes()));
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 use crate::db::Recorder;
 use alloy_primitives::{Address, Bytes, Log, B256, U256};
 use alloy_rlp::Encodable;
-use phalanx_core_types::{pavm_hash, Account, WriteOp, KECCAK_EMPTY};
+use phalanx_core_types::{pavm_hash, Account, ReadWriteSet, WriteOp, KECCAK_EMPTY};
 use revm::primitives::{Account as RevmAccount, Bytecode, EvmState};
 
 /// Receives a transaction's state delta: the serial executor's running
@@ -24,7 +24,7 @@ pub(crate) trait DeltaSink {
 
 /// Where a transaction's effects go: its net writes (for the read/write set)
 /// and its state delta.
-pub(crate) struct DiffSink<'a, D: DeltaSink> {
+struct DiffSink<'a, D: DeltaSink> {
     /// Net writes, sorted once [`diff_state`] returns.
     pub writes: &'a mut Vec<WriteOp>,
     /// Where the delta goes.
@@ -35,8 +35,8 @@ pub(crate) struct DiffSink<'a, D: DeltaSink> {
     pub scratch: &'a mut Vec<u8>,
 }
 
-/// Buffers a caller keeps across transactions for [`DiffSink`] (they never
-/// carry data from one transaction to the next).
+/// Buffers a caller keeps across transactions for [`net_effects`] (they
+/// never carry data from one transaction to the next).
 #[derive(Debug, Default)]
 pub(crate) struct DiffScratch {
     /// Code deployed by the transaction, by hash.
@@ -53,17 +53,45 @@ fn normalise_code_hash(hash: B256) -> B256 {
     }
 }
 
+/// The step after every transaction, shared by the serial executor (`delta`
+/// is its running overlay) and `TxRunner` (a `TxDelta`): the transaction's
+/// read/write set, reads sorted by location and writes sorted (the order
+/// `op_hash` hashes in), from its recorded reads and revm's finalised
+/// `state` and `logs`; its state delta goes to `delta`. Code it deployed is
+/// left in `scratch.new_code` for the caller's code cache. The recorder is
+/// emptied for the next transaction.
+pub(crate) fn net_effects<D: DeltaSink>(
+    delta: &mut D,
+    recorder: &mut Recorder,
+    scratch: &mut DiffScratch,
+    state: EvmState,
+    logs: &[Log],
+) -> ReadWriteSet {
+    let mut writes = Vec::with_capacity(8);
+    let mut sink = DiffSink {
+        writes: &mut writes,
+        state: delta,
+        new_code: &mut scratch.new_code,
+        scratch: &mut scratch.log_encoding,
+    };
+    recorder.sort();
+    diff_state(&mut sink, &state, recorder, logs);
+    // revm's finalised state is no longer needed; dropping it here keeps its
+    // allocations from outliving the transaction.
+    drop(state);
+    ReadWriteSet { reads: recorder.take_reads(), writes }
+}
+
 /// Computes the transaction's net writes from revm's touched accounts and
 /// hands its state delta to `sink.state`. `before` holds the transaction's
-/// reads, which include every account it touched as it was before the
-/// transaction (revm only ever touches accounts it has read); it sorts them.
-pub(crate) fn diff_state<D: DeltaSink>(
+/// reads, sorted, which include every account it touched as it was before
+/// the transaction (revm only ever touches accounts it has read).
+fn diff_state<D: DeltaSink>(
     sink: &mut DiffSink<'_, D>,
     state: &EvmState,
-    before: &mut Recorder,
+    before: &Recorder,
     logs: &[Log],
 ) {
-    before.sort();
     for (address, account) in state {
         if account.is_touched() {
             diff_account(sink, *address, account, before.account_before(*address));

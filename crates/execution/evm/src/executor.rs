@@ -1,17 +1,18 @@
 //! The block executor: transactions in order over a running overlay.
 
 use crate::db::RecordingDb;
-use crate::diff::{diff_state, DiffScratch, DiffSink};
+use crate::diff::{net_effects, DiffScratch};
 use crate::env::{effective_gas_price, fill_tx_env, tx_type};
 use crate::error::classify;
 use crate::receipts_hasher::ReceiptsHasher;
 use crate::run::{new_evm, tx_facts, Evm, Mode};
+use crate::tx::{created_address, success_logs};
 use crate::{BlockEnv, ExecError, Overlay};
-use alloy_primitives::{Bloom, TxKind, B256};
+use alloy_primitives::{Bloom, B256};
 use phalanx_core_types::{
     rw_digest, ReadWriteSet, RecoveredTx, StateChanges, StateView, TxReceipt,
 };
-use revm::primitives::{ExecutionResult, ResultAndState};
+use revm::primitives::ResultAndState;
 
 /// Everything a block's execution produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,45 +138,22 @@ impl<'a, S: StateView + 'a> BlockExecutor<'a, S> {
         let inner = &mut self.evm.context.evm.inner;
         let ResultAndState { result, state } = outcome;
         let db = &mut inner.db;
-        let mut writes = Vec::with_capacity(8);
-        let mut sink = DiffSink {
-            writes: &mut writes,
-            state: &mut db.state,
-            new_code: &mut self.scratch.new_code,
-            scratch: &mut self.scratch.log_encoding,
-        };
-        diff_state(&mut sink, &state, &mut db.recorder, result.logs());
-        // revm's finalised state is no longer needed; dropping it here keeps
-        // its allocations from outliving the transaction.
-        drop(state);
-        for (hash, code) in self.scratch.new_code.drain(..) {
-            db.cache_code(hash, &code);
-        }
-        let reads = db.recorder.take_sorted_reads();
-        // Reads sorted by location and writes sorted: `op_hash` hashes in place.
-        let rw_set = ReadWriteSet { reads, writes };
+        let logs = result.logs();
+        let rw_set = net_effects(&mut db.state, &mut db.recorder, &mut self.scratch, state, logs);
+        db.cache_deployed(&mut self.scratch.new_code);
 
         let tx_env = &inner.env.tx;
-        let contract_address = match tx_env.transact_to {
-            TxKind::Create => Some(tx.sender.create(tx.nonce())),
-            TxKind::Call(_) => None,
-        };
-        let effective_gas_price = effective_gas_price(tx_env, self.env.base_fee_per_gas);
         let gas_used = result.gas_used();
         self.gas_used += gas_used;
-        let success = result.is_success();
         let receipt = TxReceipt {
             tx_type: tx_type(&tx.tx),
-            success,
+            success: result.is_success(),
             cumulative_gas_used: self.gas_used,
             gas_used,
-            effective_gas_price,
-            logs: match result {
-                ExecutionResult::Success { logs, .. } => logs,
-                _ => Vec::new(),
-            },
+            effective_gas_price: effective_gas_price(tx_env, self.env.base_fee_per_gas),
+            contract_address: created_address(tx_env, tx),
             rw_hash: rw_set.op_hash(),
-            contract_address,
+            logs: success_logs(result),
         };
         self.rw_sets.push(rw_set);
         self.receipts.push(receipt);

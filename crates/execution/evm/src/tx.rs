@@ -10,7 +10,7 @@
 
 use crate::beneficiary::beneficiary_fee;
 use crate::db::RecordingDb;
-use crate::diff::{diff_state, DiffScratch, DiffSink};
+use crate::diff::{net_effects, DiffScratch};
 use crate::env::{effective_gas_price, fill_tx_env, tx_type};
 use crate::error::classify;
 use crate::run::{new_evm, tx_facts, Evm, Mode};
@@ -227,40 +227,39 @@ fn executed<V: StateView>(
 ) -> TxExecuted {
     let Finished { env, tx_env, tx, outcome } = finished;
     let ResultAndState { result, state } = outcome;
-    let mut writes = Vec::with_capacity(8);
     let mut delta = TxDelta::default();
-    let mut sink = DiffSink {
-        writes: &mut writes,
-        state: &mut delta,
-        new_code: &mut scratch.new_code,
-        scratch: &mut scratch.log_encoding,
-    };
-    diff_state(&mut sink, &state, &mut db.recorder, result.logs());
-    drop(state);
-    for (hash, code) in scratch.new_code.drain(..) {
-        db.cache_code(hash, &code);
-    }
+    let rw_set = net_effects(&mut delta, &mut db.recorder, scratch, state, result.logs());
+    db.cache_deployed(&mut scratch.new_code);
     delta.sort();
-    let reads = db.recorder.take_sorted_reads();
     let gas_used = result.gas_used();
     TxExecuted {
-        reads,
-        writes,
+        reads: rw_set.reads,
+        writes: rw_set.writes,
         delta,
         success: result.is_success(),
         gas_used,
         gas_limit: tx_env.gas_limit,
-        contract_address: match tx_env.transact_to {
-            TxKind::Create => Some(tx.sender.create(tx.nonce())),
-            TxKind::Call(_) => None,
-        },
+        contract_address: created_address(tx_env, tx),
         tx_type: tx_type(&tx.tx),
         effective_gas_price: effective_gas_price(tx_env, env.base_fee_per_gas),
         beneficiary_fee: beneficiary_fee(tx_env, env.base_fee_per_gas, gas_used),
-        logs: match result {
-            ExecutionResult::Success { logs, .. } => logs,
-            _ => Vec::new(),
-        },
+        logs: success_logs(result),
+    }
+}
+
+/// The address a creation deploys to (`None` for calls).
+pub(crate) fn created_address(tx_env: &TxEnv, tx: &RecoveredTx) -> Option<Address> {
+    match tx_env.transact_to {
+        TxKind::Create => Some(tx.sender.create(tx.nonce())),
+        TxKind::Call(_) => None,
+    }
+}
+
+/// The logs a receipt carries: those of a successful execution, none otherwise.
+pub(crate) fn success_logs(result: ExecutionResult) -> Vec<Log> {
+    match result {
+        ExecutionResult::Success { logs, .. } => logs,
+        _ => Vec::new(),
     }
 }
 

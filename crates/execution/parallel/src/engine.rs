@@ -25,6 +25,23 @@ pub(crate) enum Slot {
     Failed,
 }
 
+impl Slot {
+    /// What the slot writes to multi-version memory: an executed
+    /// transaction's delta; nothing for an invalid or failed one.
+    pub(crate) fn delta(&self) -> &TxDelta {
+        static NOTHING: TxDelta = TxDelta {
+            accounts: Vec::new(),
+            wiped: Vec::new(),
+            slots: Vec::new(),
+            code: Vec::new(),
+        };
+        match self {
+            Slot::Done(TxOutcome::Executed(executed)) => &executed.delta,
+            _ => &NOTHING,
+        }
+    }
+}
+
 /// Counters of one run, summed over workers.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Counters {
@@ -183,12 +200,7 @@ fn execute<'a, S: StateView>(
             Ok(outcome) => Slot::Done(outcome),
             Err(_) => Slot::Failed,
         };
-        let empty = TxDelta::default();
-        let delta = match &slot {
-            Slot::Done(TxOutcome::Executed(executed)) => &executed.delta,
-            _ => &empty,
-        };
-        let wrote_new_location = shared.mv.record(tx, version.incarnation, delta);
+        let wrote_new_location = shared.mv.record(tx, version.incarnation, slot.delta());
         *shared.slots[tx].lock() = slot;
         return shared.scheduler.finish_execution(version, wrote_new_location);
     }

@@ -43,7 +43,7 @@ mod view;
 #[cfg(test)]
 mod tests;
 
-pub use mv::{for_each_write, MvKey, MvMemory, MvRead, MvValue};
+pub use mv::{MvKey, MvMemory, MvRead, MvValue};
 pub use scheduler::{Scheduler, Task, Version};
 pub use validator::{
     execute_scheduled, execute_scheduled_bytes, schedule_for, ScheduleVerdict, ScheduledOutcome,

@@ -389,7 +389,7 @@ impl FinalWrites {
 /// Calls `sink` with each multi-version write of a state delta (its code is
 /// handled apart): account records, wipe markers (every deleted account's
 /// included), then slots.
-pub fn for_each_write(delta: &TxDelta, mut sink: impl FnMut(MvKey, MvValue)) {
+fn for_each_write(delta: &TxDelta, mut sink: impl FnMut(MvKey, MvValue)) {
     for &(address, account) in &delta.accounts {
         sink(MvKey::Account(address), MvValue::Account(account));
     }

@@ -11,7 +11,7 @@ use crate::pool::run_workers;
 use crate::view::MvView;
 use parking_lot::{Condvar, Mutex};
 use phalanx_core_types::{RecoveredTx, StateView};
-use phalanx_execution_evm::{BlockEnv, TxDelta, TxOutcome, TxRunner};
+use phalanx_execution_evm::{BlockEnv, TxRunner};
 use phalanx_execution_schedule::Schedule;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -192,12 +192,7 @@ fn execute<'a, S: StateView>(
         runner.view().and_then(MvView::blocked_on).is_none(),
         "no estimates exist without speculation"
     );
-    let empty = TxDelta::default();
-    let delta = match &slot {
-        Slot::Done(TxOutcome::Executed(executed)) => &executed.delta,
-        _ => &empty,
-    };
-    shared.mv.record(tx, 0, delta);
+    shared.mv.record(tx, 0, slot.delta());
     *shared.slots[tx].lock() = slot;
 }
 
