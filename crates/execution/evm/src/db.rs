@@ -42,8 +42,15 @@ impl Recorder {
     /// The record of `address` as the transaction first read it (`None`
     /// if it did not exist or was not read). The reads must be sorted.
     pub fn account_before(&self, address: Address) -> Option<Account> {
-        let key = ReadKey::Account(address);
-        match self.reads.binary_search_by_key(&key, |(k, _)| *k) {
+        // Account locations sort first (`ReadKey`'s variant order), by
+        // address. Comparing addresses as two big-endian integers is the
+        // same order as the derived byte-wise one, without a `memcmp` call
+        // per probe (perf: those calls were 2% of the serial executor).
+        let probe = |(key, _): &(ReadKey, ReadValue)| match key {
+            ReadKey::Account(a) => address_order(a, &address),
+            _ => std::cmp::Ordering::Greater,
+        };
+        match self.reads.binary_search_by(probe) {
             Ok(i) => match self.reads[i].1 {
                 ReadValue::Account(account) => account,
                 _ => unreachable!("an account location holds an account record"),
@@ -68,6 +75,18 @@ impl Recorder {
         self.clear();
         reads
     }
+}
+
+/// The byte-wise order of two addresses, computed on integers.
+fn address_order(a: &Address, b: &Address) -> std::cmp::Ordering {
+    let split = |x: &Address| {
+        let (high, low) = x.0.split_at(16);
+        (
+            u128::from_be_bytes(high.try_into().expect("16 bytes")),
+            u32::from_be_bytes(low.try_into().expect("4 bytes")),
+        )
+    };
+    split(a).cmp(&split(b))
 }
 
 /// revm's view of the state a transaction runs on (for the serial executor,
@@ -156,5 +175,19 @@ impl<S: StateView> Database for RecordingDb<S> {
             self.recorder.reads.push((key, ReadValue::Word(hash)));
         }
         Ok(hash)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn address_order_is_the_byte_order(a in any::<[u8; 20]>(), b in any::<[u8; 20]>(), same in any::<bool>()) {
+            let (a, b) = (Address::from(a), if same { Address::from(a) } else { Address::from(b) });
+            prop_assert_eq!(address_order(&a, &b), a.cmp(&b));
+        }
     }
 }

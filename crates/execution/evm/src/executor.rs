@@ -44,11 +44,11 @@ pub struct BlockExecutor<'a, S: StateView + 'a> {
     /// The EVM over the block's running overlay, reused for every transaction.
     evm: Evm<'a, Overlay<S>>,
     env: BlockEnv,
-    receipts: Vec<TxReceipt>,
     rw_sets: Vec<ReadWriteSet>,
     gas_used: u64,
-    /// Where the receipts root is hashed (a second thread for large blocks).
-    hasher: ReceiptsHasher,
+    /// The receipts committed so far and where their root is hashed (a
+    /// second thread for large blocks).
+    receipts: ReceiptsHasher,
     /// Buffers reused across transactions (they never carry data between them).
     scratch: DiffScratch,
 }
@@ -70,10 +70,9 @@ impl<'a, S: StateView + 'a> BlockExecutor<'a, S> {
         Self {
             evm: new_evm(db, &env, Mode::Block),
             env,
-            receipts: Vec::new(),
             rw_sets: Vec::new(),
             gas_used: 0,
-            hasher: ReceiptsHasher::default(),
+            receipts: ReceiptsHasher::default(),
             scratch: DiffScratch::default(),
         }
     }
@@ -84,7 +83,7 @@ impl<'a, S: StateView + 'a> BlockExecutor<'a, S> {
     pub fn with_capacity(state: S, env: BlockEnv, tx_count: usize) -> Self {
         let mut executor = Self::new(state, env);
         executor.evm.context.evm.inner.db.state.reserve_accounts(tx_count);
-        executor.receipts.reserve_exact(tx_count);
+        executor.receipts = ReceiptsHasher::with_capacity(tx_count);
         executor.rw_sets.reserve_exact(tx_count);
         executor
     }
@@ -156,9 +155,7 @@ impl<'a, S: StateView + 'a> BlockExecutor<'a, S> {
             logs: success_logs(result),
         };
         self.rw_sets.push(rw_set);
-        self.receipts.push(receipt);
-        self.hasher.committed(&self.receipts);
-        self.receipts.last().expect("a receipt was just pushed")
+        self.receipts.push(receipt)
     }
 
     /// Gas used by the transactions executed so far.
@@ -179,11 +176,11 @@ impl<'a, S: StateView + 'a> BlockExecutor<'a, S> {
     /// Ends the block: receipts, read/write sets, the state delta and digests.
     pub fn finish(self) -> BlockOutcome {
         let (_, changes) = self.evm.into_context().evm.inner.db.state.into_parts();
-        let (receipts_root, logs_bloom) = self.hasher.finish(&self.receipts);
+        let (receipts, receipts_root, logs_bloom) = self.receipts.finish();
         BlockOutcome {
             receipts_root,
-            rw_digest: rw_digest(self.receipts.iter().map(|r| &r.rw_hash)),
-            receipts: self.receipts,
+            rw_digest: rw_digest(receipts.iter().map(|r| &r.rw_hash)),
+            receipts,
             rw_sets: self.rw_sets,
             changes,
             gas_used: self.gas_used,
