@@ -3,6 +3,7 @@
 //! applying the block-level rules that depend on cumulative gas.
 
 use crate::engine::Slot;
+use crate::lazy::Recipients;
 use crate::mv::{FinalWrites, MvMemory};
 use crate::pool::run_workers;
 use crate::{Fallback, RejectedTx, ScheduleVerdict};
@@ -249,9 +250,11 @@ pub(crate) fn assemble<S: StateView>(
     #[cfg(debug_assertions)]
     let mut deltas = MergedDeltas::default();
     let (mut included, mut rejected) = (Vec::new(), Vec::new());
+    let mut recipients = Recipients::default();
     for (index, slot) in slots.into_iter().enumerate() {
-        let outcome = match slot {
-            Slot::Done(outcome) => outcome,
+        let (outcome, credit) = match slot {
+            Slot::Done(outcome) => (outcome, None),
+            Slot::Credited(outcome, credit) => (outcome, Some(credit)),
             Slot::Failed => return Ok(Assembled::Fallback(Fallback::ExecutionError { index })),
             Slot::Empty => unreachable!("transaction {index} never executed"),
         };
@@ -285,6 +288,12 @@ pub(crate) fn assemble<S: StateView>(
             return Ok(Assembled::Fallback(Fallback::BlockGasLimit { index }));
         }
         beneficiary.credit(&mut executed);
+        recipients.observe(&executed.delta);
+        if let Some(credit) = credit {
+            if let Err(fallback) = recipients.credit(index, &mut executed, credit, mv, base)? {
+                return Ok(Assembled::Fallback(fallback));
+            }
+        }
         gas_used += executed.gas_used;
         let rw_set = ReadWriteSet {
             reads: std::mem::take(&mut executed.reads),
@@ -305,6 +314,7 @@ pub(crate) fn assemble<S: StateView>(
     let inputs = Inputs { receipts: &receipts, rw_sets: &rw_sets, mv, code };
     let Digests { op_hashes, receipts_root, logs_bloom, mut changes, verdict } =
         digests(inputs, threads, side);
+    recipients.finish(&mut changes);
     #[cfg(debug_assertions)]
     assert_eq!(changes, deltas.finish(), "multi-version merge differs from the deltas'");
     beneficiary.finish(&mut changes);

@@ -1,11 +1,15 @@
 //! The worker threads: Block-STM's execution and validation loop over
 //! multi-version memory, with every transaction run by a [`TxRunner`] that
-//! defers the beneficiary's fee.
+//! defers the beneficiary's fee, and plain transfers to accounts without
+//! code deferring their value credit (`lazy.rs`).
 
+use crate::lazy::{defer_credit, lazy_recipients, Credit};
 use crate::mv::MvMemory;
 use crate::pool::run_workers;
 use crate::scheduler::{Scheduler, Task, Version};
 use crate::view::MvView;
+use alloy_consensus::Transaction as _;
+use alloy_primitives::{Address, U256};
 use parking_lot::Mutex;
 use phalanx_core_types::{RecoveredTx, StateView};
 use phalanx_execution_evm::{BlockEnv, TxDelta, TxOutcome, TxRunner};
@@ -18,6 +22,9 @@ pub(crate) enum Slot {
     Empty,
     /// Ran to a verdict: executed or invalid.
     Done(TxOutcome),
+    /// Ran to a verdict with its recipient's value credit deferred: the
+    /// outcome holds no read, write or record of the recipient.
+    Credited(TxOutcome, Credit),
     /// Reading state failed for a reason other than a dependency, or revm
     /// reported an internal error. The block falls back to serial execution,
     /// which reports the error in block order if it is real (so the error
@@ -36,8 +43,19 @@ impl Slot {
             code: Vec::new(),
         };
         match self {
-            Slot::Done(TxOutcome::Executed(executed)) => &executed.delta,
+            Slot::Done(TxOutcome::Executed(executed))
+            | Slot::Credited(TxOutcome::Executed(executed), _) => &executed.delta,
             _ => &NOTHING,
+        }
+    }
+
+    /// The value credit the slot writes to multi-version memory, if any.
+    pub(crate) fn credit(&self) -> Option<(Address, U256)> {
+        match self {
+            Slot::Credited(_, credit) if !credit.amount.is_zero() => {
+                Some((credit.recipient, credit.amount))
+            }
+            _ => None,
         }
     }
 }
@@ -102,6 +120,8 @@ struct Shared<'a, S: StateView> {
     /// Set when the contention check gave up: workers stop.
     halted: AtomicBool,
     slots: Box<[Mutex<Slot>]>,
+    /// Each transaction's recipient whose value credit it defers, if any.
+    lazy: Vec<Option<Address>>,
 }
 
 /// What an optimistic run produced.
@@ -135,6 +155,7 @@ pub(crate) fn run<S: StateView>(
         executions: AtomicUsize::new(0),
         halted: AtomicBool::new(false),
         slots: txs.iter().map(|_| Mutex::new(Slot::Empty)).collect(),
+        lazy: lazy_recipients(txs, env.proposer),
     };
     let mut counters = Counters::default();
     for c in run_workers(contention.threads.max(1), |_| worker(&shared, env)) {
@@ -179,8 +200,10 @@ fn execute<'a, S: StateView>(
     counters: &mut Counters,
 ) -> Option<Task> {
     let tx = version.tx;
+    let lazy = shared.lazy[tx];
     loop {
-        let result = runner.run(MvView::new(&shared.mv, shared.base, tx), &shared.txs[tx]);
+        let view = MvView::new(&shared.mv, shared.base, tx).with_lazy_recipient(lazy);
+        let result = runner.run(view, &shared.txs[tx]);
         counters.executions += 1;
         let executions = shared.executions.fetch_add(1, Ordering::Relaxed) + 1;
         if shared.contention.hopeless(executions, shared.scheduler.started()) {
@@ -197,10 +220,20 @@ fn execute<'a, S: StateView>(
                 }
                 continue;
             }
-            Ok(outcome) => Slot::Done(outcome),
+            Ok(outcome) => match lazy.filter(|_| runner.view().is_some_and(MvView::lazy_used)) {
+                None => Slot::Done(outcome),
+                Some(recipient) => {
+                    let value = shared.txs[tx].tx.value();
+                    match defer_credit(outcome, recipient, value) {
+                        Some((outcome, credit)) => Slot::Credited(outcome, credit),
+                        None => Slot::Failed,
+                    }
+                }
+            },
             Err(_) => Slot::Failed,
         };
-        let wrote_new_location = shared.mv.record(tx, version.incarnation, slot.delta());
+        let wrote_new_location =
+            shared.mv.record(tx, version.incarnation, slot.delta(), slot.credit());
         *shared.slots[tx].lock() = slot;
         return shared.scheduler.finish_execution(version, wrote_new_location);
     }
@@ -214,12 +247,14 @@ fn validate<S: StateView>(
     counters: &mut Counters,
 ) -> Option<Task> {
     counters.validations += 1;
+    let view = MvView::new(&shared.mv, shared.base, version.tx);
     let valid = match &*shared.slots[version.tx].lock() {
-        Slot::Done(outcome) => {
-            let view = MvView::new(&shared.mv, shared.base, version.tx);
-            // A failing base read makes the version invalid: re-execution
-            // then records the failure, which the post-pass handles.
+        // A failing base read makes the version invalid: re-execution
+        // then records the failure, which the post-pass handles.
+        Slot::Done(outcome) => view.reads_still_valid(outcome.reads()).unwrap_or(false),
+        Slot::Credited(outcome, credit) => {
             view.reads_still_valid(outcome.reads()).unwrap_or(false)
+                && view.still_creditable(&credit.recipient).unwrap_or(false)
         }
         // The failure is not a function of the reads: serial execution decides.
         Slot::Failed => true,
@@ -263,6 +298,6 @@ mod tests {
         // Without the check the same block runs to the end.
         let run = super::run(&state, &env(30_000_000), &txs, Contention::new(1, false));
         assert!(!run.halted);
-        assert!(run.slots.iter().all(|slot| matches!(slot, Slot::Done(_))));
+        assert!(run.slots.iter().all(|slot| matches!(slot, Slot::Done(_) | Slot::Credited(..))));
     }
 }

@@ -16,7 +16,9 @@
 //! Transactions run with the beneficiary's fee deferred, so that they do not
 //! all conflict on `COINBASE`; a post-pass in block order credits the fees and
 //! inserts the beneficiary's read and write exactly where the serial executor
-//! records them. The post-pass also applies the block gas limit. Cases the
+//! records them. Plain transfers to an account without code defer their value
+//! credit the same way, so transfers to one hot recipient do not serialise
+//! the block (`lazy.rs`). The post-pass also applies the block gas limit. Cases the
 //! parallel results cannot reproduce fall back to serial execution of the
 //! whole block ([`Fallback`]), which is always correct:
 //! - a transaction reads the beneficiary itself (it would have seen the
@@ -25,6 +27,7 @@
 //!   leader skips it serially, but later transactions saw its writes);
 //! - a transaction failed with a state or EVM error (serial execution
 //!   reports it in block order);
+//! - a deferred value credit would overflow its recipient's balance;
 //! - the block has fewer than [`ParallelConfig::min_txs_parallel`] transactions.
 //!
 //! Validators instead follow the leader's published dependency graph
@@ -34,6 +37,7 @@
 
 mod assemble;
 mod engine;
+mod lazy;
 mod mv;
 mod pool;
 mod scheduler;
@@ -43,7 +47,7 @@ mod view;
 #[cfg(test)]
 mod tests;
 
-pub use mv::{MvKey, MvMemory, MvRead, MvValue};
+pub use mv::{credited, MvKey, MvMemory, MvRead, MvValue};
 pub use scheduler::{Scheduler, Task, Version};
 pub use validator::{
     execute_scheduled, execute_scheduled_bytes, schedule_for, ScheduleVerdict, ScheduledOutcome,
@@ -52,7 +56,7 @@ pub use validator::{
 pub use view::MvView;
 
 use alloy_consensus::Transaction as _;
-use alloy_primitives::B256;
+use alloy_primitives::{Address, B256};
 use assemble::{assemble, Assembled, Policy};
 use engine::EngineRun;
 use phalanx_core_types::{RecoveredTx, StateView};
@@ -77,6 +81,22 @@ pub const DEFAULT_MIN_TXS_PARALLEL: usize = 256;
 /// `phalanx bench exec` (docs/BENCHMARKS.md): a fully dependent block ran at
 /// about half of serial speed through the parallel paths.
 pub const SEQUENTIAL_BOUND_PERCENT: u32 = 125;
+
+/// Blocks run on at most this many threads fall back to serial execution
+/// when they are nearly all plain value transfers ([`Fallback::CheapTransactions`]).
+/// Measured (`phalanx bench exec --workload transfer`, 2 threads, 2,000
+/// transfers, docs/BENCHMARKS.md): the leader's engine ran blocks of plain
+/// transfers at 0.58–0.85× serial speed at every conflict level, lazy
+/// value credits included and with no aborts: a transfer costs about 3 µs,
+/// no more than the engine's own work per transaction. ERC-20 transfers
+/// (about 10 µs) break even and costlier calls gain, so the rule only looks
+/// at plain transfers. More threads were not measured (2-core machine), so
+/// the rule leaves them alone.
+pub const CHEAP_BLOCK_THREADS_MAX: usize = 2;
+
+/// The share of plain value transfers, in percent, from which a block
+/// counts as cheap (see [`CHEAP_BLOCK_THREADS_MAX`]).
+pub const CHEAP_BLOCK_PLAIN_PERCENT: usize = 90;
 
 /// How to execute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,6 +148,12 @@ pub enum Fallback {
         /// Its position in the block.
         index: usize,
     },
+    /// Transaction `index`'s deferred value credit overflows its
+    /// recipient's balance (serially, the transfer fails).
+    CreditOverflow {
+        /// Its position in the block.
+        index: usize,
+    },
     /// The dependencies known before execution (the DiPETrans-style static
     /// prediction on the leader, the published graph on a validator) bound
     /// the speedup on the configured threads below
@@ -135,6 +161,15 @@ pub enum Fallback {
     Sequential {
         /// The list-scheduled speedup bound, in percent of serial.
         bound_percent: u32,
+    },
+    /// At least [`CHEAP_BLOCK_PLAIN_PERCENT`] percent of the block are plain
+    /// value transfers (calls with value and no input) and it runs on at most
+    /// [`CHEAP_BLOCK_THREADS_MAX`] threads: too little work per transaction
+    /// for the parallel machinery to pay. Off when
+    /// [`ParallelConfig::sequential_bound_percent`] is 0.
+    CheapTransactions {
+        /// The share of plain transfers, in percent.
+        plain_percent: u32,
     },
     /// The optimistic run re-executed so much that the threads together did
     /// more work than serial execution (more executions than threads per
@@ -234,7 +269,10 @@ fn execute<S: StateView>(
         );
     }
     let threads = config.threads.max(1);
-    if let Some(fallback) = predicted_sequential(txs, threads, config.sequential_bound_percent) {
+    let bound = config.sequential_bound_percent;
+    let fallback = predicted_sequential(txs, env.proposer, threads, bound)
+        .or_else(|| cheap_block(txs, threads, bound));
+    if let Some(fallback) = fallback {
         let stats = ParallelStats { fallback: Some(fallback), ..Default::default() };
         return serial(state, env, txs, policy, stats);
     }
@@ -274,18 +312,46 @@ fn execute<S: StateView>(
 /// ran CPU-heavy and key-value blocks with 62x of parallelism serially). The
 /// prediction may miss conflicts — the optimistic run then pays for them —
 /// but never invents a chain.
-fn predicted_sequential(txs: &[RecoveredTx], threads: usize, min_percent: u32) -> Option<Fallback> {
+fn predicted_sequential(
+    txs: &[RecoveredTx],
+    beneficiary: Address,
+    threads: usize,
+    min_percent: u32,
+) -> Option<Fallback> {
     if threads <= 1 || min_percent == 0 {
         return None;
     }
-    let infos: Vec<StaticTxInfo> = txs.iter().map(certain_static_info).collect();
+    let lazy = lazy::lazy_recipients(txs, beneficiary);
+    let infos: Vec<StaticTxInfo> =
+        txs.iter().zip(lazy).map(|(tx, lazy)| certain_static_info(tx, lazy)).collect();
     sequential_bound(&predict(&infos), threads, min_percent)
+}
+
+/// [`Fallback::CheapTransactions`] when the block is nearly all plain
+/// value transfers and runs on few threads (`min_percent` 0: never).
+fn cheap_block(txs: &[RecoveredTx], threads: usize, min_percent: u32) -> Option<Fallback> {
+    if txs.is_empty() || threads > CHEAP_BLOCK_THREADS_MAX || min_percent == 0 {
+        return None;
+    }
+    // A plain transfer, as far as a look at the transaction shows: a call
+    // with value and no input. (A payment to a contract runs its code,
+    // which only state shows; misjudging one costs speed, never results.)
+    let plain = txs
+        .iter()
+        .filter(|tx| tx.tx.input().is_empty() && tx.tx.to().is_call() && !tx.tx.value().is_zero())
+        .count();
+    let plain_percent = plain * 100 / txs.len();
+    (plain_percent >= CHEAP_BLOCK_PLAIN_PERCENT).then(|| Fallback::CheapTransactions {
+        plain_percent: u32::try_from(plain_percent).expect("a percentage"),
+    })
 }
 
 /// What static analysis reads from a transaction, reduced to the keys it
 /// certainly writes: calls other than plain transfers and known ERC-20 calls
-/// keep only the sender (as a creation does).
-fn certain_static_info(tx: &RecoveredTx) -> StaticTxInfo {
+/// keep only the sender (as a creation does), and so do plain transfers
+/// whose value credit the engine may defer (they conflict on their
+/// recipient only if it has code or sends itself).
+fn certain_static_info(tx: &RecoveredTx, lazy: Option<Address>) -> StaticTxInfo {
     let access_list = tx
         .tx
         .access_list()
@@ -298,7 +364,7 @@ fn certain_static_info(tx: &RecoveredTx) -> StaticTxInfo {
             info.selector,
             Some(SELECTOR_TRANSFER | SELECTOR_TRANSFER_FROM | SELECTOR_APPROVE)
         );
-    if !known {
+    if !known || lazy.is_some() {
         info.to = None;
     }
     info

@@ -7,6 +7,12 @@
 //! then reads as zero unless a later or the same transaction rewrote it).
 //! Code is immutable per hash, so new code lives in one shared map; block
 //! hashes never change within a block and come from the base view.
+//!
+//! An account location may also hold value credits ([`MvValue::Credit`]):
+//! plain transfers to an account without code add their value there instead
+//! of writing a record they would have had to read first, so transfers to
+//! one hot recipient do not depend on each other (see `lazy.rs`). A reader
+//! of the record sums the credits above the latest record below it.
 
 use alloy_primitives::{Address, Bytes, B256, U256};
 use crossbeam_utils::CachePadded;
@@ -41,6 +47,9 @@ pub enum MvValue {
     Storage(U256),
     /// The account's storage was cleared.
     StorageWipe,
+    /// At an account location: the account's balance grows by this much (a
+    /// plain transfer's value, credited lazily; never zero).
+    Credit(U256),
 }
 
 /// One transaction's entry at a location.
@@ -94,33 +103,104 @@ impl<T> MvRead<T> {
     }
 }
 
+/// The sum of the value credits a reader sees (`Ok(None)`: it overflows),
+/// or the estimated credit it must wait for (`Err(writer)`).
+type CreditSum = Result<Option<U256>, usize>;
+
+/// A sorted list of `(writer, entry)` versions.
+type VersionList = Vec<(usize, Entry)>;
+
+fn position(list: &VersionList, tx: usize) -> Result<usize, usize> {
+    list.binary_search_by_key(&tx, |(writer, _)| *writer)
+}
+
 /// The versions of one location, sorted by writing transaction. Most
-/// locations have one or two writers in a block, so a sorted vector beats a
+/// locations have one or two writers in a block, so sorted vectors beat a
 /// tree: one small allocation instead of a fresh node per location (perf
 /// showed the tree nodes' allocations and page faults costing as much as the
 /// EVM itself on plain transfers).
+///
+/// Value credits are kept apart from records, so that a deferred credit
+/// finds the latest record below it by binary search instead of walking
+/// past every credit of a hot recipient (which made a block of transfers
+/// to one account quadratic). A transaction has at most one version, in
+/// one of the lists.
 #[derive(Debug, Default)]
-struct Versions(Vec<(usize, Entry)>);
+struct Versions {
+    /// Records (and their estimates).
+    records: VersionList,
+    /// Value credits (and their estimates); only at account locations.
+    credits: VersionList,
+}
 
 impl Versions {
-    /// The latest version written below `tx`.
+    /// The latest record (or estimate of one) below `tx`, credits aside.
     fn below(&self, tx: usize) -> Option<&(usize, Entry)> {
-        let end = self.0.partition_point(|(writer, _)| *writer < tx);
-        end.checked_sub(1).map(|i| &self.0[i])
+        let end = self.records.partition_point(|(writer, _)| *writer < tx);
+        end.checked_sub(1).map(|i| &self.records[i])
     }
 
-    /// Sets `tx`'s version.
+    /// The latest record below `tx` and the sum of the credits between it
+    /// and `tx` (`None` if the sum overflows), or the highest estimated
+    /// credit among them, which the reader must wait for.
+    fn below_credits(&self, tx: usize) -> (Option<&(usize, Entry)>, CreditSum) {
+        let record = self.below(tx);
+        let from = record
+            .map_or(0, |(writer, _)| self.credits.partition_point(|(credit, _)| credit < writer));
+        let to = self.credits.partition_point(|(writer, _)| *writer < tx);
+        let mut sum = Some(U256::ZERO);
+        for (writer, entry) in self.credits[from..to.max(from)].iter().rev() {
+            match entry {
+                Entry::Value { value: MvValue::Credit(amount), .. } => {
+                    sum = sum.and_then(|s| s.checked_add(*amount));
+                }
+                Entry::Estimate => return (record, Err(*writer)),
+                Entry::Value { value, .. } => unreachable!("credit list holds {value:?}"),
+            }
+        }
+        (record, Ok(sum))
+    }
+
+    /// The latest version overall, with whether it is a credit.
+    fn latest(&self) -> Option<(usize, Entry, bool)> {
+        let record = self.records.last().map(|&(writer, entry)| (writer, entry, false));
+        let credit = self.credits.last().map(|&(writer, entry)| (writer, entry, true));
+        record.into_iter().chain(credit).max_by_key(|(writer, _, _)| *writer)
+    }
+
+    /// Sets `tx`'s version (a credit goes to the credit list, anything else
+    /// to the records), replacing its version in either list.
     fn insert(&mut self, tx: usize, entry: Entry) {
-        match self.0.binary_search_by_key(&tx, |(writer, _)| *writer) {
-            Ok(i) => self.0[i].1 = entry,
-            Err(i) => self.0.insert(i, (tx, entry)),
+        let is_credit = matches!(entry, Entry::Value { value: MvValue::Credit(_), .. });
+        let (list, other) = if is_credit {
+            (&mut self.credits, &mut self.records)
+        } else {
+            (&mut self.records, &mut self.credits)
+        };
+        if let Ok(i) = position(other, tx) {
+            other.remove(i);
+        }
+        match position(list, tx) {
+            Ok(i) => list[i].1 = entry,
+            Err(i) => list.insert(i, (tx, entry)),
+        }
+    }
+
+    /// Turns `tx`'s version, in whichever list, into an estimate.
+    fn mark_estimate(&mut self, tx: usize) {
+        for list in [&mut self.records, &mut self.credits] {
+            if let Ok(i) = position(list, tx) {
+                list[i].1 = Entry::Estimate;
+            }
         }
     }
 
     /// Removes `tx`'s version, if any.
     fn remove(&mut self, tx: usize) {
-        if let Ok(i) = self.0.binary_search_by_key(&tx, |(writer, _)| *writer) {
-            self.0.remove(i);
+        for list in [&mut self.records, &mut self.credits] {
+            if let Ok(i) = position(list, tx) {
+                list.remove(i);
+            }
         }
     }
 }
@@ -202,12 +282,37 @@ impl MvMemory {
         }
     }
 
-    /// The account record at `address` as transaction `tx` sees it.
-    pub fn read_account(&self, address: &Address, tx: usize) -> MvRead<Option<Account>> {
-        self.read(&MvKey::Account(*address), tx).map(|value| match value {
-            MvValue::Account(account) => account,
-            other => unreachable!("account location holds {other:?}"),
-        })
+    /// The latest account record at `address` below transaction `tx`,
+    /// value credits aside (what a deferred credit stands on: whether the
+    /// account has code). A binary search, however many credits there are.
+    pub fn read_account_record(&self, address: &Address, tx: usize) -> MvRead<Option<Account>> {
+        let key = MvKey::Account(*address);
+        let shard = self.shard(&key).read();
+        let Some(versions) = shard.get(&key) else { return MvRead::Base };
+        account_read(versions.below(tx))
+    }
+
+    /// The latest account record at `address` below transaction `tx`, and
+    /// the sum of the value credits written above that record (`None` if the
+    /// sum overflows 256 bits): `tx` sees the record with its balance raised
+    /// by the sum ([`credited`]). Blocks that run no lazy credit (the
+    /// validator's) always have a zero sum.
+    pub fn read_account(
+        &self,
+        address: &Address,
+        tx: usize,
+    ) -> (MvRead<Option<Account>>, Option<U256>) {
+        let key = MvKey::Account(*address);
+        let shard = self.shard(&key).read();
+        let Some(versions) = shard.get(&key) else {
+            return (MvRead::Base, Some(U256::ZERO));
+        };
+        let (version, credits) = versions.below_credits(tx);
+        let credits = match credits {
+            Ok(sum) => sum,
+            Err(writer) => return (MvRead::Blocked { tx: writer }, Some(U256::ZERO)),
+        };
+        (account_read(version), credits)
     }
 
     /// Storage `slot` of `address` as transaction `tx` sees it: the latest of
@@ -236,11 +341,19 @@ impl MvMemory {
         self.code.read().get(hash).cloned()
     }
 
-    /// Records incarnation `incarnation` of transaction `tx`'s state delta,
-    /// replacing its previous incarnation's writes (locations no longer
-    /// written are removed). Returns whether it wrote a location the previous
-    /// incarnation did not (Block-STM's `wrote_new_location`).
-    pub fn record(&self, tx: usize, incarnation: usize, delta: &TxDelta) -> bool {
+    /// Records incarnation `incarnation` of transaction `tx`'s state delta
+    /// and its lazy value credit `(recipient, amount)` if any (the delta
+    /// then has no record of the recipient), replacing its previous
+    /// incarnation's writes (locations no longer written are removed).
+    /// Returns whether it wrote a location the previous incarnation did not
+    /// (Block-STM's `wrote_new_location`).
+    pub fn record(
+        &self,
+        tx: usize,
+        incarnation: usize,
+        delta: &TxDelta,
+        credit: Option<(Address, U256)>,
+    ) -> bool {
         assert!(tx < self.block_size, "transaction {tx} outside a block of {}", self.block_size);
         if !delta.code.is_empty() {
             let mut code = self.code.write();
@@ -253,11 +366,20 @@ impl MvMemory {
         if !delta.wiped.is_empty() {
             self.any_wipe.store(true, Ordering::Release);
         }
-        for_each_write(delta, |key, value| {
+        let mut write = |key: MvKey, value: MvValue| {
             let entry = Entry::Value { incarnation, value };
             self.shard(&key).write().entry(key).or_default().insert(tx, entry);
             keys.push(key);
-        });
+        };
+        if let Some((recipient, amount)) = credit {
+            debug_assert!(!amount.is_zero(), "a zero credit changes nothing");
+            debug_assert!(
+                delta.accounts.iter().all(|(address, _)| *address != recipient),
+                "a credited recipient's record is not in the delta"
+            );
+            write(MvKey::Account(recipient), MvValue::Credit(amount));
+        }
+        for_each_write(delta, &mut write);
         // Lock order, as in `mark_estimates`: the transaction's list, then shards.
         let mut last = self.last_written[tx].lock();
         let previous = std::mem::replace(&mut *last, keys);
@@ -283,6 +405,8 @@ impl MvMemory {
     /// The latest version of every location in `shards` (a range of shard
     /// indices), once every transaction has recorded its final incarnation:
     /// the block's final writes, without walking the transactions' deltas.
+    /// Accounts whose latest version is a value credit are left out: the
+    /// post-pass knows their final records (it credits them in block order).
     pub(crate) fn final_writes(&self, shards: std::ops::Range<usize>) -> FinalWrites {
         let shards = &self.shards[shards];
         // At most every location is one of them; capacity never touched
@@ -295,10 +419,13 @@ impl MvMemory {
         };
         for shard in shards {
             for (key, versions) in shard.read().iter() {
-                let Some(&(writer, entry)) = versions.0.last() else { continue };
+                let Some((writer, entry, is_credit)) = versions.latest() else { continue };
                 let Entry::Value { value, .. } = entry else {
                     unreachable!("transaction {writer} left an estimate at {key:?}")
                 };
+                if is_credit {
+                    continue;
+                }
                 match (*key, value) {
                     (MvKey::Account(address), MvValue::Account(account)) => {
                         writes.accounts.push((address, account))
@@ -322,10 +449,34 @@ impl MvMemory {
     pub fn mark_estimates(&self, tx: usize) {
         for key in self.last_written[tx].lock().iter() {
             if let Some(versions) = self.shard(key).write().get_mut(key) {
-                versions.insert(tx, Entry::Estimate);
+                versions.mark_estimate(tx);
             }
         }
     }
+}
+
+/// What a reader sees at an account location's latest record version.
+fn account_read(version: Option<&(usize, Entry)>) -> MvRead<Option<Account>> {
+    match version {
+        None => MvRead::Base,
+        Some((writer, Entry::Estimate)) => MvRead::Blocked { tx: *writer },
+        Some((writer, Entry::Value { incarnation, value: MvValue::Account(account) })) => {
+            MvRead::Value { tx: *writer, incarnation: *incarnation, value: *account }
+        }
+        Some((_, Entry::Value { value, .. })) => unreachable!("account location holds {value:?}"),
+    }
+}
+
+/// `record` with its balance raised by `credits`, as a reader sees it after
+/// those value credits (an absent account appears with just that balance and
+/// no code, as a plain transfer creates it); `None` if the balance overflows.
+pub fn credited(record: Option<Account>, credits: U256) -> Option<Option<Account>> {
+    if credits.is_zero() {
+        return Some(record);
+    }
+    let account = record.unwrap_or(Account::with_balance(U256::ZERO));
+    let balance = account.balance.checked_add(credits)?;
+    Some(Some(Account { balance, ..account }))
 }
 
 /// The final writes of part of multi-version memory (see
@@ -425,14 +576,16 @@ mod tests {
     }
 
     fn balance_at(mv: &MvMemory, tx: usize) -> MvRead<u64> {
-        mv.read_account(&a(), tx).map(|acc| acc.unwrap().balance.to::<u64>())
+        let (read, credits) = mv.read_account(&a(), tx);
+        assert_eq!(credits, Some(U256::ZERO));
+        read.map(|acc| acc.unwrap().balance.to::<u64>())
     }
 
     #[test]
     fn reads_see_the_highest_lower_writer() {
         let mv = MvMemory::new(5);
-        assert!(mv.record(1, 0, &set_balance(10)));
-        assert!(mv.record(3, 0, &set_balance(30)));
+        assert!(mv.record(1, 0, &set_balance(10), None));
+        assert!(mv.record(3, 0, &set_balance(30), None));
         assert_eq!(balance_at(&mv, 0), MvRead::Base);
         assert_eq!(balance_at(&mv, 1), MvRead::Base);
         assert_eq!(balance_at(&mv, 2), MvRead::Value { tx: 1, incarnation: 0, value: 10 });
@@ -443,19 +596,19 @@ mod tests {
     #[test]
     fn estimates_block_and_reexecution_replaces_them() {
         let mv = MvMemory::new(4);
-        mv.record(1, 0, &set_balance(10));
+        mv.record(1, 0, &set_balance(10), None);
         mv.mark_estimates(1);
         assert_eq!(balance_at(&mv, 3), MvRead::Blocked { tx: 1 });
         // Same location again: nothing new was written.
-        assert!(!mv.record(1, 1, &set_balance(11)));
+        assert!(!mv.record(1, 1, &set_balance(11), None));
         assert_eq!(balance_at(&mv, 3), MvRead::Value { tx: 1, incarnation: 1, value: 11 });
     }
 
     #[test]
     fn a_new_incarnation_removes_locations_it_no_longer_writes() {
         let mv = MvMemory::new(4);
-        mv.record(1, 0, &set_balance(10));
-        assert!(mv.record(1, 1, &set_slot(0, 5, false)));
+        mv.record(1, 0, &set_balance(10), None);
+        assert!(mv.record(1, 1, &set_slot(0, 5, false), None));
         assert_eq!(balance_at(&mv, 3), MvRead::Base);
         let slot = mv.read_storage(&a(), &U256::ZERO, 3);
         assert_eq!(slot, MvRead::Value { tx: 1, incarnation: 1, value: U256::from(5) });
@@ -464,8 +617,8 @@ mod tests {
     #[test]
     fn wipes_hide_older_slots_but_not_the_same_or_later_writes() {
         let mv = MvMemory::new(6);
-        mv.record(0, 0, &set_slot(0, 7, false));
-        mv.record(2, 0, &set_slot(1, 8, true));
+        mv.record(0, 0, &set_slot(0, 7, false), None);
+        mv.record(2, 0, &set_slot(1, 8, true), None);
         let zero = U256::ZERO;
         // Slot 0 was written by tx 0 and wiped by tx 2.
         assert_eq!(
@@ -489,11 +642,51 @@ mod tests {
         mv.mark_estimates(2);
         assert_eq!(mv.read_storage(&a(), &zero, 5), MvRead::Blocked { tx: 2 });
         // A later slot write is not hidden by the older, estimated wipe.
-        mv.record(4, 0, &set_slot(0, 9, false));
+        mv.record(4, 0, &set_slot(0, 9, false), None);
         assert_eq!(
             mv.read_storage(&a(), &zero, 5),
             MvRead::Value { tx: 4, incarnation: 0, value: U256::from(9) }
         );
+    }
+
+    fn credit(amount: u64) -> Option<(Address, U256)> {
+        Some((a(), U256::from(amount)))
+    }
+
+    #[test]
+    fn account_reads_sum_the_credits_above_the_latest_record() {
+        let mv = MvMemory::new(8);
+        mv.record(1, 0, &TxDelta::default(), credit(5));
+        mv.record(2, 0, &set_balance(100), None);
+        mv.record(4, 0, &TxDelta::default(), credit(7));
+        mv.record(5, 0, &TxDelta::default(), credit(11));
+        let zero = Some(U256::ZERO);
+        assert_eq!(mv.read_account(&a(), 1), (MvRead::Base, zero));
+        assert_eq!(mv.read_account(&a(), 2), (MvRead::Base, Some(U256::from(5))));
+        let record = Some(Account::with_balance(U256::from(100)));
+        let at_two = MvRead::Value { tx: 2, incarnation: 0, value: record };
+        assert_eq!(mv.read_account(&a(), 3), (at_two, zero));
+        assert_eq!(mv.read_account(&a(), 7), (at_two, Some(U256::from(18))));
+        // An estimated credit blocks readers above it like any estimate.
+        mv.mark_estimates(4);
+        assert_eq!(mv.read_account(&a(), 7).0, MvRead::Blocked { tx: 4 });
+        assert_eq!(mv.read_account(&a(), 4), (at_two, zero));
+        // A credit's location leaves the final writes to the post-pass.
+        mv.record(4, 1, &TxDelta::default(), credit(7));
+        assert!(mv.final_writes(0..mv.shard_count()).accounts.is_empty());
+        // Overflowing sums are reported, not wrapped.
+        mv.record(6, 0, &TxDelta::default(), Some((a(), U256::MAX)));
+        assert_eq!(mv.read_account(&a(), 7).1, None);
+    }
+
+    #[test]
+    fn credited_creates_missing_accounts_and_refuses_overflow() {
+        let two = U256::from(2);
+        assert_eq!(credited(None, U256::ZERO), Some(None));
+        assert_eq!(credited(None, two), Some(Some(Account::with_balance(two))));
+        let rich = Account { nonce: 3, ..Account::with_balance(U256::MAX - U256::from(1)) };
+        assert_eq!(credited(Some(rich), U256::from(1)).unwrap().unwrap().balance, U256::MAX);
+        assert_eq!(credited(Some(rich), two), None);
     }
 
     #[test]
@@ -501,7 +694,7 @@ mod tests {
         let mv = MvMemory::new(2);
         let mut delta = TxDelta::default();
         delta.code.push((B256::repeat_byte(3), Bytes::from_static(&[1, 2])));
-        mv.record(0, 0, &delta);
+        mv.record(0, 0, &delta, None);
         assert_eq!(mv.code(&B256::repeat_byte(3)), Some(Bytes::from_static(&[1, 2])));
         assert_eq!(mv.code(&B256::repeat_byte(4)), None);
     }

@@ -1,10 +1,10 @@
 //! The state as one transaction of the block sees it: multi-version memory
 //! over the base view.
 
-use crate::mv::{MvMemory, MvRead};
+use crate::mv::{credited, MvMemory, MvRead};
 use alloy_primitives::{Address, Bytes, B256, U256};
 use phalanx_core_types::{Account, ReadKey, ReadValue, StateError, StateView};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// No dependency was hit.
 const NOT_BLOCKED: usize = usize::MAX;
@@ -16,18 +16,78 @@ const NOT_BLOCKED: usize = usize::MAX;
 /// remembers the transaction to wait for ([`blocked_on`](Self::blocked_on)):
 /// a transaction that read it would read a value about to change, so its
 /// execution is abandoned and resumed once that transaction re-executed.
+///
+/// Account reads sum the lazy value credits in memory (see `lazy.rs`). A
+/// view made [`with_lazy_recipient`](Self::with_lazy_recipient) serves that
+/// one account, if it has no code, with its balance hidden (zero) and notes
+/// it ([`lazy_used`](Self::lazy_used)).
 #[derive(Debug)]
 pub struct MvView<'a, S: StateView> {
     mv: &'a MvMemory,
     base: &'a S,
     tx: usize,
     blocked: AtomicUsize,
+    lazy: Option<Address>,
+    lazy_used: AtomicBool,
 }
 
 impl<'a, S: StateView> MvView<'a, S> {
     /// The view of transaction `tx` (it sees writes of transactions `< tx`).
     pub fn new(mv: &'a MvMemory, base: &'a S, tx: usize) -> Self {
-        Self { mv, base, tx, blocked: AtomicUsize::new(NOT_BLOCKED) }
+        Self {
+            mv,
+            base,
+            tx,
+            blocked: AtomicUsize::new(NOT_BLOCKED),
+            lazy: None,
+            lazy_used: AtomicBool::new(false),
+        }
+    }
+
+    /// The same view, serving `recipient` (the plain transfer's recipient
+    /// whose credit the transaction may defer) with its balance hidden if
+    /// it has no code.
+    pub(crate) fn with_lazy_recipient(mut self, recipient: Option<Address>) -> Self {
+        self.lazy = recipient;
+        self
+    }
+
+    /// Whether the lazy recipient was served with its balance hidden: the
+    /// run's result then credits it from zero and must be deferred.
+    pub(crate) fn lazy_used(&self) -> bool {
+        self.lazy_used.load(Ordering::Relaxed)
+    }
+
+    /// Whether `recipient`, credits aside, still has no code for this
+    /// transaction: the condition a deferred credit stands on. `false` on
+    /// an estimate (the writer may deploy code there).
+    pub(crate) fn still_creditable(&self, recipient: &Address) -> Result<bool, StateError> {
+        match self.uncredited_account(recipient) {
+            Ok(account) => Ok(!account.is_some_and(|a| a.has_code())),
+            Err(_) if self.blocked_on().is_some() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The latest record of `address` below this transaction, without the
+    /// credits above it, and the sum of those credits.
+    fn account_parts(&self, address: &Address) -> Result<(Option<Account>, U256), StateError> {
+        let (read, credits) = self.mv.read_account(address, self.tx);
+        let record = match read {
+            MvRead::Base => self.base.account(address)?,
+            MvRead::Value { value, .. } => value,
+            MvRead::Blocked { tx } => return self.block(tx),
+        };
+        let credits = credits.ok_or_else(|| overflow(address))?;
+        Ok((record, credits))
+    }
+
+    fn uncredited_account(&self, address: &Address) -> Result<Option<Account>, StateError> {
+        match self.mv.read_account_record(address, self.tx) {
+            MvRead::Base => self.base.account(address),
+            MvRead::Value { value, .. } => Ok(value),
+            MvRead::Blocked { tx } => self.block(tx),
+        }
     }
 
     /// The transaction a read had to wait for, if any (the first one hit).
@@ -74,13 +134,24 @@ impl<'a, S: StateView> MvView<'a, S> {
     }
 }
 
+/// The error for value credits that overflow a balance: the transaction's
+/// run fails, and the block runs serially (serial execution reports the
+/// overflowing transfer as failed).
+fn overflow(address: &Address) -> StateError {
+    StateError::Backend { message: format!("value credits to {address} overflow its balance") }
+}
+
 impl<S: StateView> StateView for MvView<'_, S> {
     fn account(&self, address: &Address) -> Result<Option<Account>, StateError> {
-        match self.mv.read_account(address, self.tx) {
-            MvRead::Base => self.base.account(address),
-            MvRead::Value { value, .. } => Ok(value),
-            MvRead::Blocked { tx } => self.block(tx),
+        if self.lazy == Some(*address) {
+            let record = self.uncredited_account(address)?;
+            if !record.is_some_and(|a| a.has_code()) {
+                self.lazy_used.store(true, Ordering::Relaxed);
+                return Ok(record.map(|a| Account { balance: U256::ZERO, ..a }));
+            }
         }
+        let (record, credits) = self.account_parts(address)?;
+        credited(record, credits).ok_or_else(|| overflow(address))
     }
 
     fn storage(&self, address: &Address, slot: &U256) -> Result<U256, StateError> {
@@ -116,7 +187,7 @@ mod tests {
         let mv = MvMemory::new(3);
         let mut delta = TxDelta::default();
         delta.accounts.push((a, Some(Account::with_balance(U256::from(2)))));
-        mv.record(0, 0, &delta);
+        mv.record(0, 0, &delta, None);
 
         let first = MvView::new(&mv, &base, 0);
         assert_eq!(first.account(&a).unwrap().unwrap().balance, U256::from(1));
@@ -134,7 +205,7 @@ mod tests {
 
         // Re-executed with a different value: validation fails by value.
         delta.accounts[0].1 = Some(Account::with_balance(U256::from(3)));
-        mv.record(0, 1, &delta);
+        mv.record(0, 1, &delta, None);
         assert!(!MvView::new(&mv, &base, 2).reads_still_valid(&reads).unwrap());
     }
 }

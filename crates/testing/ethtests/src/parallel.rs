@@ -233,6 +233,7 @@ pub fn allowed_fallback(fallback: &Fallback) -> bool {
             | Fallback::CoinbaseRead { .. }
             | Fallback::BlockGasLimit { .. }
             | Fallback::ExecutionError { .. }
+            | Fallback::CreditOverflow { .. }
     )
 }
 
@@ -243,8 +244,10 @@ fn fallback_name(fallback: &Fallback) -> &'static str {
         Fallback::CoinbaseRead { .. } => "CoinbaseRead",
         Fallback::BlockGasLimit { .. } => "BlockGasLimit",
         Fallback::ExecutionError { .. } => "ExecutionError",
+        Fallback::CreditOverflow { .. } => "CreditOverflow",
         Fallback::Sequential { .. } => "Sequential",
         Fallback::Contention { .. } => "Contention",
+        Fallback::CheapTransactions { .. } => "CheapTransactions",
     }
 }
 

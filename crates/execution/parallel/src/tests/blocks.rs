@@ -200,9 +200,38 @@ fn a_predicted_chain_runs_serially_and_independent_blocks_do_not() {
         (1..=4u8).map(|s| transfer(&key(s), 0, Address::repeat_byte(0x70 + s), 7)).collect();
     let spread = [spread.clone(), spread.clone(), spread.clone(), spread].concat();
     let out = execute_leader(&state, &env(30_000_000), &spread, &config).unwrap();
+    // On two threads, plain transfers are too cheap to run in parallel.
+    let cheap = Fallback::CheapTransactions { plain_percent: 100 };
+    assert_eq!(out.stats.fallback, Some(cheap));
+    // On more threads they run in parallel.
+    let four = ParallelConfig { threads: 4, ..config };
+    let out = execute_leader(&state, &env(30_000_000), &spread, &four).unwrap();
     assert!(
         !matches!(out.stats.fallback, Some(Fallback::Sequential { .. })),
         "{:?}",
         out.stats.fallback
+    );
+}
+
+#[test]
+fn only_blocks_of_plain_transfers_count_as_cheap() {
+    let state = base(4);
+    let config = ParallelConfig { threads: 2, min_txs_parallel: 1, ..ParallelConfig::default() };
+    let mut txs: Vec<_> =
+        (1..=4u8).map(|s| transfer(&key(s), 0, Address::repeat_byte(0x70 + s), 7)).collect();
+    // Four calls among four transfers: half the block, not cheap.
+    txs.extend((1..=4u8).map(|s| call_counter(&key(s), 1)));
+    let out = execute_leader(&state, &env(30_000_000), &txs, &config).unwrap();
+    assert!(
+        !matches!(out.stats.fallback, Some(Fallback::CheapTransactions { .. })),
+        "{:?}",
+        out.stats.fallback
+    );
+    // A bound of 0 forces the parallel path, cheap or not.
+    let forced = ParallelConfig { sequential_bound_percent: 0, ..config };
+    let transfers = &txs[..4];
+    assert_eq!(
+        execute_leader(&state, &env(30_000_000), transfers, &forced).unwrap().stats.fallback,
+        None
     );
 }

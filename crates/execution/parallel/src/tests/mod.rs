@@ -1,6 +1,7 @@
 //! Fixtures and end-to-end tests: parallel execution equals serial execution.
 
 pub(crate) mod blocks;
+mod credits;
 pub(crate) mod prop;
 
 use crate::{execute_block_parallel, execute_leader, ParallelConfig, ParallelOutcome};

@@ -2,6 +2,7 @@
 //! hold in the final multi-version state.
 
 use crate::mv::{MvMemory, MvRead};
+use alloy_primitives::U256;
 use phalanx_core_types::{ReadKey, ReadValue};
 
 /// A read that no longer holds after the run.
@@ -25,9 +26,12 @@ pub(crate) struct StaleRead {
 fn current(mv: &MvMemory, key: &ReadKey, tx: usize) -> Option<(ReadValue, usize)> {
     let found = match key {
         ReadKey::Account(address) => match mv.read_account(address, tx) {
-            MvRead::Base => return None,
-            MvRead::Value { tx: writer, value, .. } => (ReadValue::Account(value), writer),
-            MvRead::Blocked { tx: writer } => {
+            (read, credits) if credits != Some(U256::ZERO) => {
+                unreachable!("{read:?}: value credits in a scheduled run")
+            }
+            (MvRead::Base, _) => return None,
+            (MvRead::Value { tx: writer, value, .. }, _) => (ReadValue::Account(value), writer),
+            (MvRead::Blocked { tx: writer }, _) => {
                 unreachable!("estimate by {writer} without speculation")
             }
         },
@@ -80,7 +84,7 @@ mod tests {
         assert_eq!(stale_read(&mv, 2, &seen), None);
         let mut delta = TxDelta::default();
         delta.accounts.push((a, Some(Account::with_balance(U256::from(2)))));
-        mv.record(1, 0, &delta);
+        mv.record(1, 0, &delta, None);
         assert_eq!(stale_read(&mv, 1, &seen), None);
         let stale = StaleRead { tx: 2, writer: 1 };
         assert_eq!(stale_read(&mv, 2, &seen), Some(stale));

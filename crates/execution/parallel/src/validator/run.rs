@@ -192,7 +192,9 @@ fn execute<'a, S: StateView>(
         runner.view().and_then(MvView::blocked_on).is_none(),
         "no estimates exist without speculation"
     );
-    shared.mv.record(tx, 0, slot.delta());
+    // The validator defers no value credit: its views serve every account
+    // whole, as the schedule's reads and writes describe them.
+    shared.mv.record(tx, 0, slot.delta(), None);
     *shared.slots[tx].lock() = slot;
 }
 
