@@ -20,6 +20,8 @@
 #   TARGETS ["multi single anvil anvil-interval"]  WORKLOADS ["transfer erc20"]
 #   RATE         offered load bound, tx/s, for every run [unbounded]
 #   PHALANX_BIN  use this phalanx binary instead of building the release one
+#   MULTI_ARGS   extra `phalanx devnet` arguments for multi, e.g.
+#                "--base-timeout-ms 1000" [none]
 #   RESULTS      file the combined Markdown table is written to
 #                [$WORK/results.md, printed at the end]
 # Needs: cargo, npm (anvil is installed into .tools/anvil on first use),
@@ -33,6 +35,7 @@ ACCOUNTS=${ACCOUNTS:-256}
 BATCHES=${BATCHES:-1,100}
 CLIENTS=${CLIENTS:-4}
 TARGETS=${TARGETS:-"multi single anvil anvil-interval"}
+read -r -a MULTI_EXTRA <<<"${MULTI_ARGS:-}"
 WORKLOADS=${WORKLOADS:-"transfer erc20"}
 # Anvil's well-known prefunded account 0 (public test key; never real value).
 ANVIL_KEY=0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80
@@ -168,7 +171,7 @@ start_target() {
       local cport
       cport=$(free_ports 4)
       start_group "$BIN" devnet --validators 4 --dir "$dir/devnet" --port "$port" \
-        --consensus-port "$cport"
+        --consensus-port "$cport" "${MULTI_EXTRA[@]}"
       URLS=""
       for i in 0 1 2 3; do URLS+="${URLS:+,}http://127.0.0.1:$((port + i))"; done
       if ((CLIENTS != 4)); then log "multi always uses its 4 validator URLs"; fi

@@ -54,6 +54,11 @@ pub(crate) struct DevnetArgs {
     /// 127.0.0.1:(this + I). Used when the devnet directory is created.
     #[arg(long, default_value_t = crate::devnet_multi::CONSENSUS_PORT_BASE)]
     consensus_port: u16,
+    /// Base view timeout of every validator with `--validators` ≥ 4 (each
+    /// view also allows twice the validator's recent block execution time).
+    /// Used when the devnet directory is created.
+    #[arg(long, default_value_t = crate::devnet_multi::BASE_TIMEOUT_MS)]
+    base_timeout_ms: u64,
     /// Delete an existing devnet directory first and start a fresh chain.
     #[arg(long)]
     fresh: bool,
@@ -102,7 +107,11 @@ pub(crate) async fn run(args: DevnetArgs) -> anyhow::Result<()> {
         return crate::devnet_multi::run(
             &args.dir,
             args.validators,
-            crate::devnet_multi::Ports { rpc: args.port, consensus: args.consensus_port },
+            crate::devnet_multi::Layout {
+                rpc: args.port,
+                consensus: args.consensus_port,
+                base_timeout_ms: args.base_timeout_ms,
+            },
             duration,
             args.load,
             args.load_accounts,

@@ -19,18 +19,32 @@ use std::time::{Duration, Instant};
 /// this + I); `phalanx devnet --consensus-port` changes it.
 pub(crate) const CONSENSUS_PORT_BASE: u16 = 9_100;
 
-/// The loopback ports of an N-validator devnet: validator I serves JSON-RPC on
-/// `rpc + I` and listens for the other validators on `consensus + I`.
+/// The devnet validators' base view timeout. Four validators on one machine
+/// each execute every block, so under load a view's execute-then-vote can
+/// outlast a 1 s view (docs/BENCHMARKS.md); 3 s avoided that before views
+/// allowed for execution time, at the price of slower failover past a dead
+/// leader.
+pub(crate) const BASE_TIMEOUT_MS: u64 = 3_000;
+
+/// The layout of an N-validator devnet, used when its directory is created:
+/// validator I serves JSON-RPC on `rpc + I` and listens for the other
+/// validators on `consensus + I`, all with the same base view timeout.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Ports {
+pub(crate) struct Layout {
     /// First JSON-RPC port.
     pub(crate) rpc: u16,
     /// First consensus port.
     pub(crate) consensus: u16,
+    /// Every validator's `consensus.base_timeout_ms`.
+    pub(crate) base_timeout_ms: u64,
 }
 
 /// Creates the N-validator layout on first use; returns each validator's config path.
-pub(crate) fn prepare(dir: &Path, validators: usize, ports: Ports) -> anyhow::Result<Vec<PathBuf>> {
+pub(crate) fn prepare(
+    dir: &Path,
+    validators: usize,
+    ports: Layout,
+) -> anyhow::Result<Vec<PathBuf>> {
     let last = u16::try_from(validators - 1).ok();
     ensure!(
         last.is_some_and(
@@ -70,21 +84,18 @@ pub(crate) fn prepare(dir: &Path, validators: usize, ports: Ports) -> anyhow::Re
     std::fs::write(dir.join("genesis.json"), serde_json::to_string_pretty(&genesis)?)?;
     let peers: Vec<String> =
         (0..validators).map(|i| format!("\"127.0.0.1:{}\"", ports.consensus + i as u16)).collect();
-    // Four validators on one machine each execute every block, so a large
-    // block's execute-then-commit can outlast a 1 s view under load and the
-    // view times out for nothing (docs/BENCHMARKS.md); 3 s avoids that, at
-    // the price of slower failover past a dead leader.
     for (i, validator) in keys.iter().enumerate() {
         let config = format!(
             "# Phalanx devnet validator {i}; see docs/CONFIG.md for every field.\n\
              data_dir = \"data\"\ngenesis = \"../genesis.json\"\nproposer = \"{}\"\n\n\
              [rpc]\naddr = \"127.0.0.1:{}\"\n\n\
              [consensus]\nkey_file = \"validator/consensus.key\"\nlisten = \"127.0.0.1:{}\"\n\
-             peers = [{}]\nbase_timeout_ms = 3000\nbatch_interval_ms = 50\n",
+             peers = [{}]\nbase_timeout_ms = {}\nbatch_interval_ms = 50\n",
             validator.address,
             ports.rpc + i as u16,
             ports.consensus + i as u16,
             peers.join(", "),
+            ports.base_timeout_ms,
         );
         std::fs::write(&configs[i], config)?;
     }
@@ -115,7 +126,7 @@ fn spawn_all(configs: &[PathBuf]) -> anyhow::Result<Vec<Child>> {
 pub(crate) async fn run(
     dir: &Path,
     validators: usize,
-    ports: Ports,
+    ports: Layout,
     duration: Option<Duration>,
     load: Option<crate::devnet::LoadKind>,
     load_accounts: usize,

@@ -4,6 +4,15 @@
 //! view or a later one); the per-view timeout doubles (by the configured
 //! factor, capped) with every view entered through a timeout certificate and
 //! resets when a view is entered through a quorum certificate.
+//!
+//! A view also has to fit the execution it carries (execute-then-vote): the
+//! leader builds and executes its block, then every replica executes it
+//! before voting. So the timeout adds [`WORK_ALLOWANCE_FACTOR`] times the
+//! mean of the replica's recent local build and execution times
+//! ([`Pacemaker::record_work_ms`]). With a fixed timeout, views carrying
+//! large blocks timed out for nothing on a loaded machine (docs/BENCHMARKS.md:
+//! 72–103 spurious view timeouts in 15 s of ERC20 load on the four-validator
+//! devnet at a 250 ms base timeout, 6–8 with the allowance).
 
 use crate::types::View;
 
@@ -35,18 +44,46 @@ impl TimeoutPolicy {
     }
 }
 
-/// The current view and the backoff counter.
+/// How many of the replica's latest build or execution durations the work
+/// estimate remembers: enough to ride out one small block among large ones,
+/// few enough that the estimate follows the load down within a few views.
+pub const WORK_WINDOW: usize = 8;
+
+/// A view's timeout allows this many times the work estimate on top of the
+/// policy's duration: one leader build and one execution by the replica.
+pub const WORK_ALLOWANCE_FACTOR: u64 = 2;
+
+/// The current view, the backoff counter and the work estimate.
 #[derive(Debug, Clone)]
 pub struct Pacemaker {
     view: View,
     failures: u32,
     policy: TimeoutPolicy,
+    /// The latest build and execution durations (ms), oldest overwritten.
+    work_ms: [u64; WORK_WINDOW],
+    /// Where the next duration goes in `work_ms`.
+    work_next: usize,
 }
 
 impl Pacemaker {
     /// Starts in `view` with no failures.
     pub fn new(view: View, policy: TimeoutPolicy) -> Self {
-        Self { view, failures: 0, policy }
+        Self { view, failures: 0, policy, work_ms: [0; WORK_WINDOW], work_next: 0 }
+    }
+
+    /// Notes that a local block build (as leader) or execution took
+    /// `duration_ms`, measured by the replica's clock.
+    pub fn record_work_ms(&mut self, duration_ms: u64) {
+        self.work_ms[self.work_next] = duration_ms;
+        self.work_next = (self.work_next + 1) % WORK_WINDOW;
+    }
+
+    /// The mean of the latest [`WORK_WINDOW`] builds and executions (the
+    /// mean, not the longest: a rare slow block should not lengthen the
+    /// next views' timeouts, which is what a silent leader costs).
+    pub fn work_estimate_ms(&self) -> u64 {
+        let sum = self.work_ms.iter().fold(0u64, |sum, ms| sum.saturating_add(*ms));
+        sum / WORK_WINDOW as u64
     }
 
     /// The current view.
@@ -54,9 +91,13 @@ impl Pacemaker {
         self.view
     }
 
-    /// The timeout of the current view.
+    /// The timeout of the current view: the policy's duration after the
+    /// failures so far plus [`WORK_ALLOWANCE_FACTOR`] times the work
+    /// estimate, capped at the policy's maximum.
     pub fn timeout_ms(&self) -> u64 {
-        self.policy.duration_ms(self.failures)
+        let allowance = self.work_estimate_ms().saturating_mul(WORK_ALLOWANCE_FACTOR);
+        let base = self.policy.duration_ms(self.failures);
+        base.saturating_add(allowance).min(self.policy.max_timeout_ms)
     }
 
     /// Moves to `certified_view + 1` if that is ahead of the current view.
@@ -96,6 +137,31 @@ mod tests {
         assert_eq!(p.advance(6, Entry::Progress), Some(7));
         assert_eq!(p.timeout_ms(), 100);
         assert_eq!(POLICY.duration_ms(u32::MAX), 1000, "no overflow");
+    }
+
+    #[test]
+    fn recent_work_extends_the_timeout_and_ages_out() {
+        let mut p = Pacemaker::new(1, POLICY);
+        for _ in 0..WORK_WINDOW {
+            p.record_work_ms(150);
+        }
+        assert_eq!(p.work_estimate_ms(), 150);
+        assert_eq!(p.timeout_ms(), 100 + 2 * 150);
+        // The mean of the window: one short build moves it by an eighth.
+        p.record_work_ms(70);
+        assert_eq!(p.work_estimate_ms(), (7 * 150 + 70) / 8);
+        // The cap holds.
+        p.record_work_ms(10_000);
+        assert_eq!(p.timeout_ms(), 1000);
+        // After a window of short work the long one is forgotten.
+        for _ in 0..WORK_WINDOW {
+            p.record_work_ms(10);
+        }
+        assert_eq!(p.timeout_ms(), 120);
+        assert_eq!(p.advance(1, Entry::Timeout), Some(2));
+        assert_eq!(p.timeout_ms(), 220, "backoff applies to the base, not the allowance");
+        p.record_work_ms(u64::MAX);
+        assert_eq!(p.timeout_ms(), 1000, "no overflow");
     }
 
     #[test]

@@ -84,6 +84,14 @@ pub struct SimConfig {
     pub crash_all_at_ms: Option<u64>,
     /// How long every node stays down in a crash-all episode.
     pub crash_all_down_ms: u64,
+    /// Probability that a block build or execution is slow: it takes
+    /// between the base timeout and `slow_work_ms_max` instead of under
+    /// 10 ms (a large block on a loaded machine), exercising the
+    /// pacemaker's work allowance. 0 draws nothing from the run's
+    /// randomness, so runs without slow work replay as before.
+    pub slow_work_rate: f64,
+    /// Longest slow build or execution.
+    pub slow_work_ms_max: u64,
     /// The replicas' base view timeout.
     pub base_timeout_ms: u64,
     /// The replicas' timeout cap.
@@ -113,6 +121,8 @@ impl Default for SimConfig {
             latency_max_ms: 60,
             partition: false,
             crashes: false,
+            slow_work_rate: 0.0,
+            slow_work_ms_max: 0,
             base_timeout_ms: 250,
             max_timeout_ms: 1_600,
             tolerate_restart_reproposal: false,
@@ -159,6 +169,10 @@ impl SimConfig {
             config.crash_all_at_ms = Some(rng.gen_range(300..end / 2));
             config.crash_all_down_ms = rng.gen_range(100..end / 2);
         }
+        if rng.gen_ratio(1, 4) {
+            config.slow_work_rate = 0.05;
+            config.slow_work_ms_max = 2 * config.base_timeout_ms;
+        }
         config
     }
 
@@ -193,5 +207,6 @@ mod tests {
         assert!(configs
             .iter()
             .any(|c| c.crash_all_at_ms.is_some() && !c.byzantine.nodes.is_empty()));
+        assert!(configs.iter().any(|c| c.slow_work_rate > 0.0 && c.partition));
     }
 }

@@ -107,6 +107,17 @@ impl World {
         }
     }
 
+    /// How long a block build or execution takes: under 10 ms, or, at the
+    /// configured rate, longer than a base timeout.
+    fn work_delay_ms(&mut self) -> u64 {
+        let slow = self.config.slow_work_rate;
+        if slow > 0.0 && self.rng.gen_bool(slow) {
+            let max = self.config.slow_work_ms_max.max(self.config.base_timeout_ms + 1);
+            return self.rng.gen_range(self.config.base_timeout_ms..max);
+        }
+        self.rng.gen_range(1..10)
+    }
+
     fn build(&mut self, i: usize, view: u64, parent: BlockRef) -> Result<(), Violation> {
         let parent_exec = self.parent_exec(i, parent.id, "build on")?;
         let count = self.rng.gen_range(0..=3);
@@ -117,7 +128,7 @@ impl World {
             exec = B256::from(self.rng.gen::<[u8; 32]>());
         }
         let extra = view.to_be_bytes().to_vec();
-        let delay = self.rng.gen_range(1..10);
+        let delay = self.work_delay_ms();
         self.local(
             i,
             delay,
@@ -145,7 +156,7 @@ impl World {
         let results = exec_of(parent, &block.payload);
         let block_id = block.id();
         self.nodes[i].execs.insert(block_id, results);
-        let delay = self.rng.gen_range(1..10);
+        let delay = self.work_delay_ms();
         self.local(i, delay, Event::BlockExecuted { block_id, results, ok: true });
         Ok(())
     }

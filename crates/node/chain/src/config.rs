@@ -116,7 +116,10 @@ pub struct ConsensusSettings {
     pub listen: std::net::SocketAddr,
     /// Every validator's address, in genesis order. Required.
     pub peers: Vec<std::net::SocketAddr>,
-    /// First view timeout; doubles on consecutive timeouts. Default 1000.
+    /// First view timeout; doubles on consecutive timeouts. Every view's
+    /// timeout also allows twice the mean of this node's latest eight
+    /// block builds and executions (execute-then-vote), up to
+    /// `max_timeout_ms`. Default 1000.
     #[serde(default = "default_base_timeout_ms")]
     pub base_timeout_ms: u64,
     /// Cap on the view timeout. Default 30_000.

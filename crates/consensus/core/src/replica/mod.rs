@@ -8,6 +8,7 @@
 mod durable;
 mod inbound;
 mod sync;
+mod work;
 
 pub use durable::MAX_PERSISTED_CERTIFIED;
 
@@ -185,6 +186,10 @@ pub struct Replica {
     voted: Option<BlockId>,
     /// The voted block the driver holds durably, as last sent.
     durable_voted: Option<BlockId>,
+    /// Times this replica's builds and executions for the pacemaker.
+    work: work::WorkClock,
+    /// When the live timer fires (event clock); `None` before the first.
+    timer_deadline_ms: Option<u64>,
     metrics: Metrics,
 }
 
@@ -249,6 +254,8 @@ impl Replica {
             durable: Vec::new(),
             voted: None,
             durable_voted: None,
+            work: work::WorkClock::default(),
+            timer_deadline_ms: None,
             metrics: Metrics::default(),
         };
         replica.restore_chain(chain);
@@ -338,10 +345,7 @@ impl Replica {
     }
 
     fn on_start(&mut self, out: &mut Vec<Action>) {
-        out.push(Action::SetTimer {
-            view: self.current_view(),
-            duration_ms: self.pacemaker.timeout_ms(),
-        });
+        self.set_timer(self.current_view(), out);
         // Re-execute the recovered certified chain (nothing on a fresh start).
         self.drive_execution(out);
         self.try_build(out);
@@ -353,7 +357,7 @@ impl Replica {
         }
         self.local_timeout(out);
         // Re-arm so the timeout is re-broadcast if messages were lost.
-        out.push(Action::SetTimer { view, duration_ms: self.pacemaker.timeout_ms() });
+        self.set_timer(view, out);
     }
 
     /// Signs (once) and broadcasts a timeout for the current view.
@@ -408,7 +412,7 @@ impl Replica {
         self.votes.prune_below(floor);
         self.timeouts.prune_below(view);
         self.proposals = self.proposals.split_off(&floor);
-        out.push(Action::SetTimer { view, duration_ms: self.pacemaker.timeout_ms() });
+        self.set_timer(view, out);
         self.try_build(out);
         if let Some((id, _)) = self.proposals.get(&view).copied() {
             self.try_vote(id, out);
@@ -479,10 +483,14 @@ impl Replica {
         let Some(height) = self.tree.height_of(&qc.block_id) else { return };
         let parent = BlockRef { id: qc.block_id, view: qc.view, height };
         self.building = Some((view, qc.clone()));
+        self.work.build_started(view, self.now_ms);
         out.push(Action::BuildProposal { view, parent });
     }
 
     fn on_proposal_ready(&mut self, view: View, body: BlockProposalBody, out: &mut Vec<Action>) {
+        if let Some(duration_ms) = self.work.build_finished(view, self.now_ms) {
+            self.pacemaker.record_work_ms(duration_ms);
+        }
         let Some((build_view, justify)) = self.building.clone() else { return };
         if build_view != view || view != self.current_view() {
             return;
@@ -518,11 +526,15 @@ impl Replica {
         self.proposals.insert(view, (id, proposal.signature));
         self.metrics.proposals_sent += 1;
         out.push(Action::Broadcast { msg: Message::Proposal(proposal) });
+        self.rearm_for_ready_proposal(view, out);
         self.after_insert(id, out);
         self.try_vote(id, out);
     }
 
     fn on_executed(&mut self, id: BlockId, results: ExecDigest, ok: bool, out: &mut Vec<Action>) {
+        if let Some(duration_ms) = self.work.exec_finished(id, self.now_ms) {
+            self.pacemaker.record_work_ms(duration_ms);
+        }
         let Some(node) = self.tree.get(&id) else { return };
         let block = &node.block;
         let matches = ok && results == block.exec;
@@ -540,8 +552,12 @@ impl Replica {
             }
             return;
         }
+        let view = block.view;
         if !self.tree.set_executed(&id, true) {
             return;
+        }
+        if self.proposals.get(&view).map(|(p, _)| *p) == Some(id) {
+            self.rearm_for_ready_proposal(view, out);
         }
         self.drive_execution(out);
         self.try_commit(out);
@@ -552,7 +568,31 @@ impl Replica {
     /// Issues `Execute` for every block whose payload and parent state are ready.
     fn drive_execution(&mut self, out: &mut Vec<Action>) {
         for block in self.tree.take_executable() {
+            self.work.exec_started(block.id(), self.now_ms);
             out.push(Action::Execute { block });
+        }
+    }
+
+    /// Arms the timer of `view` for the pacemaker's current timeout.
+    fn set_timer(&mut self, view: View, out: &mut Vec<Action>) {
+        let duration_ms = self.pacemaker.timeout_ms();
+        self.timer_deadline_ms = Some(self.now_ms.saturating_add(duration_ms));
+        out.push(Action::SetTimer { view, duration_ms });
+    }
+
+    /// Restarts the current view's timer, once per view, when the view's
+    /// proposal has just been built or executed here and less than half a
+    /// timeout is left: the time the work took is no reason to give up on
+    /// the view, which still needs its votes and the next leader's build
+    /// (the work allowance in the timeout covers those). Liveness only; a
+    /// replica that already timed out in the view keeps its timer.
+    fn rearm_for_ready_proposal(&mut self, view: View, out: &mut Vec<Action>) {
+        let timed_out = self.my_timeout.as_ref().is_some_and(|t| t.view == view);
+        // Before `Event::Start` there is no timer to restart.
+        let Some(deadline_ms) = self.timer_deadline_ms else { return };
+        let short = deadline_ms.saturating_sub(self.now_ms) < self.pacemaker.timeout_ms() / 2;
+        if view == self.current_view() && !timed_out && short && self.work.rearm(view) {
+            self.set_timer(view, out);
         }
     }
 

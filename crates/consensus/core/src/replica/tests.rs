@@ -354,6 +354,28 @@ fn votes_after_persisting_and_never_again_after_restart() {
 }
 
 #[test]
+fn a_slow_execution_restarts_the_view_timer_with_the_work_allowance() {
+    let (mut r, s) = fresh(3);
+    let start = r.handle(0, Event::Start);
+    assert!(start.contains(&Action::SetTimer { view: 1, duration_ms: 100 }), "{start:?}");
+    let p = proposal(&s, 1, Vec::new());
+    let from = ValidatorIndex(1);
+    let actions = r.handle(10, Event::Message { from, msg: Message::Proposal(p.clone()) });
+    assert!(actions.iter().any(|a| matches!(a, Action::Execute { .. })), "{actions:?}");
+    // Executing takes 250 ms, past the 100 ms timeout: the view gets a fresh
+    // timer, now allowing for that work (twice the window's mean), and the
+    // vote still leaves.
+    let results = exec_of(&[]);
+    let done = Event::BlockExecuted { block_id: p.block.id(), results, ok: true };
+    let actions = r.handle(260, done.clone());
+    let allowance = 2 * 250 / crate::pacemaker::WORK_WINDOW as u64;
+    assert!(actions.contains(&Action::SetTimer { view: 1, duration_ms: 100 + allowance }));
+    assert!(actions.iter().any(|a| matches!(a, Action::Send { msg: Message::Vote(_), .. })));
+    // Once per view: a repeated answer changes nothing.
+    assert!(r.handle(900, done).is_empty());
+}
+
+#[test]
 fn vote_goes_to_next_leader_after_persist() {
     let (mut r, s) = fresh(3);
     let p = proposal(&s, 1, vec![B256::repeat_byte(5)]);
