@@ -10,6 +10,7 @@
 
 mod account;
 mod block;
+mod call;
 mod changes;
 mod genesis;
 mod hash;
@@ -20,6 +21,7 @@ mod rwset;
 
 pub use account::{Account, StateError, StateView, KECCAK_EMPTY};
 pub use block::{decode_transaction, Block, BlockDecodeError, Header, HEADER_VERSION};
+pub use call::CallRequest;
 pub use changes::{StateChanges, StorageChanges};
 pub use genesis::{Genesis, GenesisAccount, GenesisError, Validator};
 pub use hash::{ordered_root, transactions_root};

@@ -4,7 +4,8 @@ use crate::db::RecordingDb;
 use crate::error::{classify, EstimateError};
 use crate::run::{new_evm, tx_facts, Evm, Mode};
 use crate::{BlockEnv, ExecError};
-use alloy_primitives::{Address, Bytes, Log, TxKind, B256, U256};
+use alloy_primitives::{Bytes, Log, TxKind, U256};
+pub use phalanx_core_types::CallRequest;
 use phalanx_core_types::StateView;
 use revm::primitives::{AccessListItem, ExecutionResult, TxEnv};
 
@@ -12,32 +13,6 @@ use revm::primitives::{AccessListItem, ExecutionResult, TxEnv};
 const CALL_STIPEND: u64 = 2_300;
 /// Upper bound on binary-search probes: the search halves a 64-bit range.
 const ESTIMATE_PROBES_MAX: usize = 64;
-
-/// An `eth_call` / `eth_estimateGas` request.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CallRequest {
-    /// Sender; the zero address if absent.
-    pub from: Option<Address>,
-    /// Callee; a contract creation if absent.
-    pub to: Option<Address>,
-    /// Gas limit; the block gas limit if absent (and capped at it).
-    pub gas: Option<u64>,
-    /// Legacy gas price.
-    pub gas_price: Option<u128>,
-    /// EIP-1559 fee cap (used when `gas_price` is absent).
-    pub max_fee_per_gas: Option<u128>,
-    /// EIP-1559 tip cap (0 if absent).
-    pub max_priority_fee_per_gas: Option<u128>,
-    /// Value transferred; 0 if absent.
-    pub value: Option<U256>,
-    /// Call data or init code.
-    pub input: Bytes,
-    /// Ignored for the nonce check (calls are not nonce-checked); kept for
-    /// symmetry with the RPC request.
-    pub nonce: Option<u64>,
-    /// EIP-2930 access list.
-    pub access_list: Vec<(Address, Vec<B256>)>,
-}
 
 /// The result of a call that executed.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,9 +4,9 @@ use crate::chain::{Chain, ChainError};
 use crate::producer::unix_seconds;
 use alloy_primitives::{Address, Bytes, B256};
 use phalanx_core_types::{Block, Header, RecoveredTx, StateView, TxReceipt};
-use phalanx_execution_evm::{CallOutcome, CallRequest, EstimateError};
+use phalanx_execution_evm::{CallOutcome, EstimateError};
 use phalanx_rpc_eth::{
-    BackendError, CallParams, CallResult, EstimateResult, EthBackend, PoolStatus,
+    BackendError, CallRequest, CallResult, EstimateResult, EthBackend, PoolStatus,
 };
 use std::sync::Arc;
 use tokio::sync::broadcast;
@@ -29,21 +29,6 @@ impl NodeBackend {
 
 fn internal(e: impl std::fmt::Display) -> BackendError {
     BackendError::Internal { message: e.to_string() }
-}
-
-fn to_call_request(p: &CallParams) -> CallRequest {
-    CallRequest {
-        from: p.from,
-        to: p.to,
-        gas: p.gas,
-        gas_price: p.gas_price,
-        max_fee_per_gas: p.max_fee_per_gas,
-        max_priority_fee_per_gas: p.max_priority_fee_per_gas,
-        value: p.value,
-        input: p.input.clone(),
-        nonce: p.nonce,
-        access_list: p.access_list.clone(),
-    }
 }
 
 impl NodeBackend {
@@ -115,10 +100,10 @@ impl EthBackend for NodeBackend {
         self.chain.pending_nonce(address).map_err(internal)
     }
 
-    fn call(&self, request: &CallParams, height: u64) -> Result<CallResult, BackendError> {
+    fn call(&self, request: &CallRequest, height: u64) -> Result<CallResult, BackendError> {
         let env = self.call_env(height)?;
         let state = self.snapshot(height)?;
-        let outcome = phalanx_execution_evm::call(state, &env, &to_call_request(request))
+        let outcome = phalanx_execution_evm::call(state, &env, request)
             .map_err(|e| BackendError::InvalidRequest { message: e.to_string() })?;
         Ok(match outcome {
             CallOutcome::Success { output, gas_used, .. } => {
@@ -131,12 +116,12 @@ impl EthBackend for NodeBackend {
 
     fn estimate_gas(
         &self,
-        request: &CallParams,
+        request: &CallRequest,
         height: u64,
     ) -> Result<EstimateResult, BackendError> {
         let env = self.call_env(height)?;
         let state = self.snapshot(height)?;
-        match phalanx_execution_evm::estimate_gas(state, &env, &to_call_request(request)) {
+        match phalanx_execution_evm::estimate_gas(state, &env, request) {
             Ok(gas) => Ok(EstimateResult::Gas(gas)),
             Err(EstimateError::Reverted { output }) => Ok(EstimateResult::Revert { output }),
             Err(EstimateError::Halted { reason }) => Ok(EstimateResult::Halt { reason }),

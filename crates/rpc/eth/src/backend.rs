@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use alloy_primitives::{Address, Bytes, B256, U256};
+use alloy_primitives::{Address, Bytes, B256};
 use phalanx_core_types::{Block, Header, RecoveredTx, StateView, TxReceipt};
 
 /// What the node must provide to serve the Ethereum JSON-RPC API.
@@ -56,13 +56,13 @@ pub trait EthBackend: Send + Sync + 'static {
     /// Executes `request` on top of the state after block `height` without
     /// committing anything. A revert or halt is a [`CallResult`], not an error;
     /// errors are for requests that cannot run at all (e.g. insufficient funds).
-    fn call(&self, request: &CallParams, height: u64) -> Result<CallResult, BackendError>;
+    fn call(&self, request: &CallRequest, height: u64) -> Result<CallResult, BackendError>;
 
     /// The smallest gas limit with which `request` succeeds on top of the
     /// state after block `height`, or why it never does.
     fn estimate_gas(
         &self,
-        request: &CallParams,
+        request: &CallRequest,
         height: u64,
     ) -> Result<EstimateResult, BackendError>;
 
@@ -85,29 +85,7 @@ pub trait EthBackend: Send + Sync + 'static {
 
 /// A call or gas-estimation request, converted from the JSON-RPC
 /// `TransactionRequest` (both `input` and `data` are accepted there).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CallParams {
-    /// Sender; `None` means the zero address (as geth does).
-    pub from: Option<Address>,
-    /// Callee; `None` means contract creation with `input` as init code.
-    pub to: Option<Address>,
-    /// Gas limit; `None` lets the backend choose (e.g. the block gas limit).
-    pub gas: Option<u64>,
-    /// Legacy gas price.
-    pub gas_price: Option<u128>,
-    /// EIP-1559 fee cap.
-    pub max_fee_per_gas: Option<u128>,
-    /// EIP-1559 tip cap.
-    pub max_priority_fee_per_gas: Option<u128>,
-    /// Value transferred, in wei.
-    pub value: Option<U256>,
-    /// Calldata or init code.
-    pub input: Bytes,
-    /// Nonce to check against; `None` means "use the sender's current nonce".
-    pub nonce: Option<u64>,
-    /// EIP-2930 access list as (address, storage keys).
-    pub access_list: Vec<(Address, Vec<B256>)>,
-}
+pub use phalanx_core_types::CallRequest;
 
 /// The outcome of [`EthBackend::call`].
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -22,7 +22,7 @@ mod shapes;
 mod tests;
 
 pub use api::{EthApiServer, TxpoolStatus};
-pub use backend::{BackendError, CallParams, CallResult, EstimateResult, EthBackend, PoolStatus};
+pub use backend::{BackendError, CallRequest, CallResult, EstimateResult, EthBackend, PoolStatus};
 pub use config::{RpcConfig, FEE_HISTORY_BLOCKS_MAX, FEE_HISTORY_PERCENTILES_MAX};
 pub use error::{
     decode_revert_reason, RpcError, INTERNAL_ERROR_CODE, INVALID_PARAMS_CODE, LIMIT_EXCEEDED_CODE,

@@ -5,7 +5,7 @@ use alloy_rpc_types_eth::TransactionRequest;
 use jsonrpsee::types::ErrorObjectOwned;
 use serde::{Deserialize, Deserializer};
 
-use crate::backend::CallParams;
+use crate::backend::CallRequest;
 use crate::error::invalid_params;
 
 /// A quantity given either as a hex string ("0x10") or a JSON number (16), as
@@ -36,7 +36,7 @@ fn parse_hex_u64(s: &str) -> Result<u64, String> {
 
 /// Converts a JSON-RPC transaction request into the backend's call
 /// parameters, rejecting conflicting `input`/`data` and out-of-range gas.
-pub fn call_params(request: TransactionRequest) -> Result<CallParams, ErrorObjectOwned> {
+pub fn call_params(request: TransactionRequest) -> Result<CallRequest, ErrorObjectOwned> {
     let input = request
         .input
         .try_into_unique_input()
@@ -50,7 +50,7 @@ pub fn call_params(request: TransactionRequest) -> Result<CallParams, ErrorObjec
         .access_list
         .map(|list| list.0.into_iter().map(|item| (item.address, item.storage_keys)).collect())
         .unwrap_or_default();
-    Ok(CallParams {
+    Ok(CallRequest {
         from: request.from,
         to: request.to.and_then(|kind| kind.to().copied()),
         gas,

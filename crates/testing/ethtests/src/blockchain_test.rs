@@ -10,7 +10,7 @@ use crate::model::{BlockchainTest, BlockchainTestFile, FixtureBlock};
 use crate::parallel::ParallelCheck;
 use crate::skip::SkipList;
 use crate::state::{BlockHashes, MemoryState};
-use crate::suite::{relative, CaseResult, Outcome};
+use crate::suite::{load_fixture, CaseResult, Outcome};
 use alloy_consensus::Header;
 use alloy_primitives::{address, Address, B256, U256};
 use phalanx_core_types::{RecoveredTx, StateView};
@@ -53,23 +53,11 @@ pub fn run_file_with(
     skip: &SkipList,
     parallel: Option<&ParallelCheck>,
 ) -> Vec<CaseResult> {
-    let file = relative(root, path);
-    let case = |test: &str, outcome| CaseResult {
-        file: file.clone(),
-        test: test.to_string(),
-        case: String::new(),
-        outcome,
+    let (file, tests) = match load_fixture::<BlockchainTestFile>(root, path, skip) {
+        Ok(loaded) => loaded,
+        Err(whole_file) => return whole_file,
     };
-    if let Some(reason) = skip.file_reason(&file) {
-        return vec![case("*", Outcome::Skip(reason.to_string()))];
-    }
-    let parsed: Result<BlockchainTestFile, String> = std::fs::read_to_string(path)
-        .map_err(|e| e.to_string())
-        .and_then(|text| serde_json::from_str(&text).map_err(|e| e.to_string()));
-    let tests = match parsed {
-        Ok(tests) => tests,
-        Err(e) => return vec![case("*", Outcome::Fail(format!("cannot parse fixture: {e}")))],
-    };
+    let case = |test: &str, outcome| CaseResult::whole(&file, test, outcome);
     tests
         .iter()
         .map(|(name, test)| {

@@ -7,7 +7,7 @@ use crate::parallel::ParallelCheck;
 use crate::sign::{sign_from_template, STATE_TEST_CHAIN_ID};
 use crate::skip::SkipList;
 use crate::state::{BlockHashes, MemoryState};
-use crate::suite::{relative, CaseResult, Outcome};
+use crate::suite::{load_fixture, CaseResult, Outcome};
 use crate::trie::logs_hash;
 use alloy_eips::eip2718::{Decodable2718, Encodable2718};
 use alloy_primitives::{Log, B256, U256};
@@ -51,23 +51,11 @@ pub fn run_file_with(
     skip: &SkipList,
     parallel: Option<&ParallelCheck>,
 ) -> Vec<CaseResult> {
-    let file = relative(root, path);
-    let whole = |test: &str, outcome| CaseResult {
-        file: file.clone(),
-        test: test.to_string(),
-        case: String::new(),
-        outcome,
+    let (file, tests) = match load_fixture::<StateTestFile>(root, path, skip) {
+        Ok(loaded) => loaded,
+        Err(whole_file) => return whole_file,
     };
-    if let Some(reason) = skip.file_reason(&file) {
-        return vec![whole("*", Outcome::Skip(reason.to_string()))];
-    }
-    let parsed: Result<StateTestFile, String> = std::fs::read_to_string(path)
-        .map_err(|e| e.to_string())
-        .and_then(|text| serde_json::from_str(&text).map_err(|e| e.to_string()));
-    let tests = match parsed {
-        Ok(tests) => tests,
-        Err(e) => return vec![whole("*", Outcome::Fail(format!("cannot parse fixture: {e}")))],
-    };
+    let whole = |test: &str, outcome| CaseResult::whole(&file, test, outcome);
     let mut results = Vec::new();
     for (name, test) in &tests {
         if let Some(reason) = skip.test_reason(&file, name) {

@@ -110,6 +110,35 @@ pub struct CaseResult {
     pub outcome: Outcome,
 }
 
+impl CaseResult {
+    /// The result of test `test` of fixture `file` as a whole (no case label).
+    pub fn whole(file: &str, test: &str, outcome: Outcome) -> Self {
+        Self { file: file.to_string(), test: test.to_string(), case: String::new(), outcome }
+    }
+}
+
+/// Fixture `path` (named relative to `root`) read and parsed with its name,
+/// or the single result that stands for the whole file: skipped (the skip
+/// list names it) or failed (unreadable or not the expected JSON).
+pub(crate) fn load_fixture<T: serde::de::DeserializeOwned>(
+    root: &Path,
+    path: &Path,
+    skip: &crate::skip::SkipList,
+) -> Result<(String, T), Vec<CaseResult>> {
+    let file = relative(root, path);
+    let whole = |outcome| vec![CaseResult::whole(&file, "*", outcome)];
+    if let Some(reason) = skip.file_reason(&file) {
+        return Err(whole(Outcome::Skip(reason.to_string())));
+    }
+    let parsed = std::fs::read_to_string(path)
+        .map_err(|e| e.to_string())
+        .and_then(|text| serde_json::from_str(&text).map_err(|e| e.to_string()));
+    match parsed {
+        Ok(parsed) => Ok((file, parsed)),
+        Err(e) => Err(whole(Outcome::Fail(format!("cannot parse fixture: {e}")))),
+    }
+}
+
 /// The results of one fixture file and how long it took.
 #[derive(Debug, Clone)]
 pub struct FileRun {

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use tokio::sync::broadcast;
 
 use crate::backend::{
-    BackendError, CallParams, CallResult, EstimateResult, EthBackend, PoolStatus,
+    BackendError, CallRequest, CallResult, EstimateResult, EthBackend, PoolStatus,
 };
 
 /// Calls to this address revert with `Error("boom")`.
@@ -128,7 +128,7 @@ impl EthBackend for MockBackend {
         let pooled = self.pool.values().filter(|t| t.sender == *address).count() as u64;
         Ok(base + pooled)
     }
-    fn call(&self, request: &CallParams, _height: u64) -> Result<CallResult, BackendError> {
+    fn call(&self, request: &CallRequest, _height: u64) -> Result<CallResult, BackendError> {
         Ok(match request.to {
             Some(REVERTER) => CallResult::Revert { output: boom_revert_data(), gas_used: 100 },
             Some(HALTER) => CallResult::Halt { reason: "out of gas".into(), gas_used: 100 },
@@ -137,7 +137,7 @@ impl EthBackend for MockBackend {
     }
     fn estimate_gas(
         &self,
-        request: &CallParams,
+        request: &CallRequest,
         _height: u64,
     ) -> Result<EstimateResult, BackendError> {
         Ok(match request.to {
