@@ -197,6 +197,9 @@ pub struct ParallelStats {
     pub validations: u64,
     /// Validations that failed and aborted a transaction.
     pub aborts: u64,
+    /// Transactions whose final run deferred a plain transfer's value
+    /// credit (lazy credits to a recipient several transfers pay).
+    pub deferred_credits: u64,
     /// Set when the outcome comes from serial execution.
     pub fallback: Option<Fallback>,
 }
@@ -279,6 +282,7 @@ fn execute<S: StateView>(
     let enabled = config.sequential_bound_percent > 0;
     let run = engine::run(state, env, txs, engine::Contention::new(threads, enabled));
     let EngineRun { slots, counters, mv, halted } = run;
+    let credits = slots.iter().filter(|slot| slot.credit().is_some()).count();
     let mut stats = ParallelStats {
         threads,
         executions: counters.executions,
@@ -286,6 +290,7 @@ fn execute<S: StateView>(
         dependency_waits: counters.dependency_waits,
         validations: counters.validations,
         aborts: counters.aborts,
+        deferred_credits: credits as u64,
         fallback: None,
     };
     if halted {

@@ -30,6 +30,7 @@ fn transfers_to_one_hot_recipient_do_not_conflict() {
         for threads in THREADS {
             let out = assert_equivalent(&state, &env(30_000_000), &txs, threads);
             assert_eq!(out.stats.fallback, None);
+            assert_eq!(out.stats.deferred_credits, txs.len() as u64);
             // Nothing any transaction reads is written by another: no
             // validation can fail, however the threads interleave.
             assert_eq!(out.stats.aborts, 0, "{threads} threads");
