@@ -290,6 +290,26 @@ mod tests {
     }
 
     #[test]
+    fn documented_consensus_section_parses_with_the_defaults() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../docs/node.example.toml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let section: Vec<&str> = text
+            .lines()
+            .skip_while(|line| *line != "# [consensus]")
+            .skip(1)
+            .map(|line| line.strip_prefix("# ").expect("the section is commented out"))
+            .collect();
+        let settings: ConsensusSettings = toml::from_str(&section.join("\n")).unwrap();
+        assert_eq!(settings.base_timeout_ms, default_base_timeout_ms());
+        assert_eq!(settings.max_timeout_ms, default_max_timeout_ms());
+        assert_eq!(settings.batch_interval_ms, default_batch_interval_ms());
+        assert_eq!(settings.batch_txs_max, default_batch_txs_max());
+        assert_eq!(settings.frame_bytes_max, default_frame_bytes_max());
+        assert_eq!(settings.peers.len(), 4);
+    }
+
+    #[test]
     fn unknown_fields_are_rejected() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("node.toml");
