@@ -174,13 +174,23 @@ impl Recipients {
         let Credit { recipient, amount } = credit;
         let before = match self.running.get(&recipient) {
             Some(running) => *running,
-            // The first credit to `recipient` in the block: every version
-            // below it is a record (no credit came before), final by now.
-            None => match mv.read_account(&recipient, index) {
-                (MvRead::Base, _) => base.account(&recipient)?,
-                (MvRead::Value { value, .. }, _) => value,
-                (MvRead::Blocked { tx }, _) => unreachable!("estimate by {tx} after the run"),
-            },
+            // The first credit to `recipient` in the block: what the memory
+            // shows below it, final by now. Every credit in the memory is an
+            // included transaction's and every earlier one was credited
+            // here first, so the sum is zero; it is applied all the same.
+            None => {
+                let (read, credits) = mv.read_account(&recipient, index);
+                debug_assert_eq!(credits, Some(U256::ZERO), "a credit before the first");
+                let record = match read {
+                    MvRead::Base => base.account(&recipient)?,
+                    MvRead::Value { value, .. } => value,
+                    MvRead::Blocked { tx } => unreachable!("estimate by {tx} after the run"),
+                };
+                match credits.and_then(|sum| credited(record, sum)) {
+                    Some(record) => record,
+                    None => return Ok(Err(Fallback::CreditOverflow { index })),
+                }
+            }
         };
         let Some(Some(after)) = credited(before, amount) else {
             return Ok(Err(Fallback::CreditOverflow { index }));

@@ -1,7 +1,8 @@
-//! Property: on random blocks (transfers among a few accounts, counter
-//! calls, deployments, invalid nonces, EIP-161 touches, the occasional
-//! beneficiary transfer and tight block gas limits), parallel execution with
-//! 1, 2, 4 and 8 workers equals serial execution.
+//! Property: on random blocks (transfers among a few accounts, so lazily
+//! credited recipients that also send, counter calls and payments,
+//! deployments, invalid nonces, EIP-161 touches, the occasional beneficiary
+//! transfer and tight block gas limits), parallel execution with 1, 2, 4 and
+//! 8 workers equals serial execution.
 
 use super::blocks::base;
 use super::*;
@@ -16,6 +17,9 @@ pub(crate) enum Op {
     BadNonce { from: u8, too_high: bool },
     /// Call of the storage counter.
     Counter { from: u8 },
+    /// A payment (value, no input) to the counter: a lazy-credit candidate
+    /// whose recipient has code, so its run must not defer the credit.
+    PayCounter { from: u8 },
     /// Deploys a counter.
     Deploy { from: u8 },
     /// A zero-value transfer to the empty account (EIP-161 deletion).
@@ -33,6 +37,7 @@ pub(crate) fn op(with_coinbase: bool) -> impl Strategy<Value = Op> {
         8 => transfer,
         1 => (from.clone(), any::<bool>()).prop_map(|(from, too_high)| Op::BadNonce { from, too_high }),
         3 => from.clone().prop_map(|from| Op::Counter { from }),
+        1 => from.clone().prop_map(|from| Op::PayCounter { from }),
         1 => from.clone().prop_map(|from| Op::Deploy { from }),
         1 => from.clone().prop_map(|from| Op::TouchEmpty { from }),
         coinbase_weight => from.prop_map(|from| Op::ToCoinbase { from }),
@@ -76,6 +81,16 @@ pub(crate) fn build(ops: &[Op], senders: u8) -> Vec<RecoveredTx> {
                     from,
                     Box::new(move |n| {
                         tx(&signer, n, TxKind::Call(counter()), 0, Bytes::new(), 100_000, 2)
+                    }),
+                )
+            }
+            Op::PayCounter { from } => {
+                let from = from % senders + 1;
+                let signer = key(from);
+                (
+                    from,
+                    Box::new(move |n| {
+                        tx(&signer, n, TxKind::Call(counter()), 1, Bytes::new(), 100_000, 2)
                     }),
                 )
             }
