@@ -49,18 +49,24 @@ pub(crate) struct Credit {
     pub amount: U256,
 }
 
-/// The recipient whose credit `tx` may defer: a plain value transfer (no
-/// input, value above zero) to an account other than its sender, the
-/// block's beneficiary (whose fee is deferred apart) and the precompiles.
-/// Whether the recipient has code is only known at run time.
-fn lazy_recipient(tx: &RecoveredTx, beneficiary: Address) -> Option<Address> {
+/// The recipient of `tx` if it is a plain value transfer, as far as a look
+/// at the transaction shows: a call with value and no input. (A payment to a
+/// contract runs its code, which only state shows.)
+pub(crate) fn plain_transfer_recipient(tx: &RecoveredTx) -> Option<Address> {
     let TxKind::Call(recipient) = tx.tx.to() else { return None };
+    (tx.tx.input().is_empty() && !tx.tx.value().is_zero()).then_some(recipient)
+}
+
+/// The recipient whose credit `tx` may defer: a plain value transfer to an
+/// account other than its sender, the block's beneficiary (whose fee is
+/// deferred apart) and the precompiles. Whether the recipient has code is
+/// only known at run time.
+fn lazy_recipient(tx: &RecoveredTx, beneficiary: Address) -> Option<Address> {
+    let recipient = plain_transfer_recipient(tx)?;
     let precompile = recipient.0[..12].iter().all(|b| *b == 0)
         && u64::from_be_bytes(recipient.0[12..].try_into().expect("8 bytes"))
             <= PRECOMPILE_RANGE_END;
-    let plain = tx.tx.input().is_empty() && !tx.tx.value().is_zero();
-    (plain && !precompile && recipient != tx.sender && recipient != beneficiary)
-        .then_some(recipient)
+    (!precompile && recipient != tx.sender && recipient != beneficiary).then_some(recipient)
 }
 
 /// Each transaction's deferrable credit recipient ([`lazy_recipient`]),

@@ -338,13 +338,8 @@ fn cheap_block(txs: &[RecoveredTx], threads: usize, min_percent: u32) -> Option<
     if txs.is_empty() || threads > CHEAP_BLOCK_THREADS_MAX || min_percent == 0 {
         return None;
     }
-    // A plain transfer, as far as a look at the transaction shows: a call
-    // with value and no input. (A payment to a contract runs its code,
-    // which only state shows; misjudging one costs speed, never results.)
-    let plain = txs
-        .iter()
-        .filter(|tx| tx.tx.input().is_empty() && tx.tx.to().is_call() && !tx.tx.value().is_zero())
-        .count();
+    // Misjudging a payment to a contract as plain costs speed, never results.
+    let plain = txs.iter().filter(|tx| lazy::plain_transfer_recipient(tx).is_some()).count();
     let plain_percent = plain * 100 / txs.len();
     (plain_percent >= CHEAP_BLOCK_PLAIN_PERCENT).then(|| Fallback::CheapTransactions {
         plain_percent: u32::try_from(plain_percent).expect("a percentage"),

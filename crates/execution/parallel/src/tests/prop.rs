@@ -15,11 +15,10 @@ pub(crate) enum Op {
     Transfer { from: u8, to: u8, value: u64, zero_tip: bool },
     /// A nonce that is off by `delta` (too high) or reused (too low).
     BadNonce { from: u8, too_high: bool },
-    /// Call of the storage counter.
-    Counter { from: u8 },
-    /// A payment (value, no input) to the counter: a lazy-credit candidate
-    /// whose recipient has code, so its run must not defer the credit.
-    PayCounter { from: u8 },
+    /// Call of the storage counter; with a value it is a payment (no input),
+    /// a lazy-credit candidate whose recipient has code, so its run must not
+    /// defer the credit.
+    Counter { from: u8, value: u64 },
     /// Deploys a counter.
     Deploy { from: u8 },
     /// A zero-value transfer to the empty account (EIP-161 deletion).
@@ -36,8 +35,8 @@ pub(crate) fn op(with_coinbase: bool) -> impl Strategy<Value = Op> {
     prop_oneof![
         8 => transfer,
         1 => (from.clone(), any::<bool>()).prop_map(|(from, too_high)| Op::BadNonce { from, too_high }),
-        3 => from.clone().prop_map(|from| Op::Counter { from }),
-        1 => from.clone().prop_map(|from| Op::PayCounter { from }),
+        3 => from.clone().prop_map(|from| Op::Counter { from, value: 0 }),
+        1 => from.clone().prop_map(|from| Op::Counter { from, value: 1 }),
         1 => from.clone().prop_map(|from| Op::Deploy { from }),
         1 => from.clone().prop_map(|from| Op::TouchEmpty { from }),
         coinbase_weight => from.prop_map(|from| Op::ToCoinbase { from }),
@@ -74,23 +73,13 @@ pub(crate) fn build(ops: &[Op], senders: u8) -> Vec<RecoveredTx> {
                 txs.push(transfer(&key(from), bad, Address::repeat_byte(0x99), 1));
                 continue;
             }
-            Op::Counter { from } => {
+            Op::Counter { from, value } => {
                 let from = from % senders + 1;
                 let signer = key(from);
                 (
                     from,
                     Box::new(move |n| {
-                        tx(&signer, n, TxKind::Call(counter()), 0, Bytes::new(), 100_000, 2)
-                    }),
-                )
-            }
-            Op::PayCounter { from } => {
-                let from = from % senders + 1;
-                let signer = key(from);
-                (
-                    from,
-                    Box::new(move |n| {
-                        tx(&signer, n, TxKind::Call(counter()), 1, Bytes::new(), 100_000, 2)
+                        tx(&signer, n, TxKind::Call(counter()), value, Bytes::new(), 100_000, 2)
                     }),
                 )
             }
