@@ -69,25 +69,24 @@ impl<'a, S: StateView> MvView<'a, S> {
         }
     }
 
-    /// The latest record of `address` below this transaction, without the
-    /// credits above it, and the sum of those credits.
-    fn account_parts(&self, address: &Address) -> Result<(Option<Account>, U256), StateError> {
-        let (read, credits) = self.mv.read_account(address, self.tx);
-        let record = match read {
-            MvRead::Base => self.base.account(address)?,
-            MvRead::Value { value, .. } => value,
-            MvRead::Blocked { tx } => return self.block(tx),
-        };
-        let credits = credits.ok_or_else(|| overflow(address))?;
-        Ok((record, credits))
-    }
-
-    fn uncredited_account(&self, address: &Address) -> Result<Option<Account>, StateError> {
-        match self.mv.read_account_record(address, self.tx) {
-            MvRead::Base => self.base.account(address),
+    /// What a multi-version read resolves to: the base view's value, the
+    /// write found, or a wait on the writer.
+    fn settle<T>(
+        &self,
+        read: MvRead<T>,
+        base: impl FnOnce() -> Result<T, StateError>,
+    ) -> Result<T, StateError> {
+        match read {
+            MvRead::Base => base(),
             MvRead::Value { value, .. } => Ok(value),
             MvRead::Blocked { tx } => self.block(tx),
         }
+    }
+
+    /// The latest record of `address` below this transaction, credits aside.
+    fn uncredited_account(&self, address: &Address) -> Result<Option<Account>, StateError> {
+        let read = self.mv.read_account_record(address, self.tx);
+        self.settle(read, || self.base.account(address))
     }
 
     /// The transaction a read had to wait for, if any (the first one hit).
@@ -150,16 +149,15 @@ impl<S: StateView> StateView for MvView<'_, S> {
                 return Ok(record.map(|a| Account { balance: U256::ZERO, ..a }));
             }
         }
-        let (record, credits) = self.account_parts(address)?;
+        let (read, credits) = self.mv.read_account(address, self.tx);
+        let record = self.settle(read, || self.base.account(address))?;
+        let credits = credits.ok_or_else(|| overflow(address))?;
         credited(record, credits).ok_or_else(|| overflow(address))
     }
 
     fn storage(&self, address: &Address, slot: &U256) -> Result<U256, StateError> {
-        match self.mv.read_storage(address, slot, self.tx) {
-            MvRead::Base => self.base.storage(address, slot),
-            MvRead::Value { value, .. } => Ok(value),
-            MvRead::Blocked { tx } => self.block(tx),
-        }
+        let read = self.mv.read_storage(address, slot, self.tx);
+        self.settle(read, || self.base.storage(address, slot))
     }
 
     fn code(&self, code_hash: &B256) -> Result<Option<Bytes>, StateError> {
