@@ -150,7 +150,7 @@ fn measure(prepared: &Prepared, label: String, args: &ExecArgs) -> anyhow::Resul
         .context("leader execution")?;
     ensure!(leader_once.outcome == serial_once, "{label}: leader outcome differs from serial");
     ensure!(leader_once.rejected.is_empty(), "{label}: workload transactions were rejected");
-    let block_schedule = schedule_for(&leader_once, &prepared.env);
+    let block_schedule = schedule_for(&leader_once, &prepared.txs, &prepared.env);
     let validator_once =
         execute_scheduled(&prepared.state, &prepared.env, &prepared.txs, &block_schedule, &config)
             .context("validator execution")?;

@@ -75,9 +75,12 @@ fn lazy_recipient(tx: &RecoveredTx, beneficiary: Address) -> Option<Address> {
 /// recipient, and costs the post-pass a little work per credit (perf: with
 /// every transfer of a conflict-free block deferred, the leader spent
 /// noticeably more CPU than without).
-pub(crate) fn lazy_recipients(txs: &[RecoveredTx], beneficiary: Address) -> Vec<Option<Address>> {
+pub(crate) fn lazy_recipients<'t>(
+    txs: impl IntoIterator<Item = &'t RecoveredTx>,
+    beneficiary: Address,
+) -> Vec<Option<Address>> {
     let candidates: Vec<Option<Address>> =
-        txs.iter().map(|tx| lazy_recipient(tx, beneficiary)).collect();
+        txs.into_iter().map(|tx| lazy_recipient(tx, beneficiary)).collect();
     let mut paid: FxHashMap<Address, u32> = FxHashMap::default();
     for recipient in candidates.iter().flatten() {
         *paid.entry(*recipient).or_default() += 1;

@@ -334,7 +334,11 @@ fn predicted_sequential(
 
 /// [`Fallback::CheapTransactions`] when the block is nearly all plain
 /// value transfers and runs on few threads (`min_percent` 0: never).
-fn cheap_block(txs: &[RecoveredTx], threads: usize, min_percent: u32) -> Option<Fallback> {
+pub(crate) fn cheap_block(
+    txs: &[RecoveredTx],
+    threads: usize,
+    min_percent: u32,
+) -> Option<Fallback> {
     if txs.is_empty() || threads > CHEAP_BLOCK_THREADS_MAX || min_percent == 0 {
         return None;
     }

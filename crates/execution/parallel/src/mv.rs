@@ -85,7 +85,7 @@ pub enum MvRead<T> {
 
 impl<T> MvRead<T> {
     /// The writer's index, if any (for ordering competing locations).
-    fn writer(&self) -> Option<usize> {
+    pub(crate) fn writer(&self) -> Option<usize> {
         match self {
             MvRead::Base => None,
             MvRead::Value { tx, .. } | MvRead::Blocked { tx } => Some(*tx),
@@ -292,11 +292,23 @@ impl MvMemory {
         account_read(versions.below(tx))
     }
 
+    /// The highest transaction below `tx` with a version at account
+    /// `address`, record or credit (`None`: only the base).
+    pub(crate) fn latest_account_writer(&self, address: &Address, tx: usize) -> Option<usize> {
+        let key = MvKey::Account(*address);
+        let shard = self.shard(&key).read();
+        let versions = shard.get(&key)?;
+        let below = |list: &VersionList| {
+            let end = list.partition_point(|(writer, _)| *writer < tx);
+            end.checked_sub(1).map(|i| list[i].0)
+        };
+        below(&versions.records).max(below(&versions.credits))
+    }
+
     /// The latest account record at `address` below transaction `tx`, and
     /// the sum of the value credits written above that record (`None` if the
     /// sum overflows 256 bits): `tx` sees the record with its balance raised
-    /// by the sum ([`credited`]). Blocks that run no lazy credit (the
-    /// validator's) always have a zero sum.
+    /// by the sum ([`credited`]).
     pub fn read_account(
         &self,
         address: &Address,

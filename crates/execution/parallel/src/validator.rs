@@ -9,23 +9,33 @@
 //!
 //! How: each transaction runs once, when every transaction it depends on has
 //! finished, over multi-version memory with the beneficiary's fee deferred
-//! (as on the leader), so it reads, per location, the write of the highest
-//! finished transaction below it. After the run:
+//! and plain transfers to a recipient several transfers pay credited lazily
+//! (both as on the leader), so it reads, per location, the write of the
+//! highest finished transaction below it (plus, for an account, the credits
+//! above that write). After the run:
 //! 1. the value check re-reads every transaction's reads against the final
-//!    multi-version state; a mismatch means the transaction ran before a
+//!    multi-version state (and re-checks that each lazily credited recipient
+//!    still has no code); a mismatch means the transaction ran before a
 //!    writer it needed (the schedule omitted that dependency), and the block
 //!    is re-executed by the optimistic executor ([`execute_block_parallel`]);
-//! 2. the leader's post-pass credits the fees in block order (falling back to
-//!    serial execution exactly as the leader does);
-//! 3. [`Schedule::check_sufficient`] checks the schedule against the
-//!    read/write sets (without the fee entries, see [`schedule_for`]): a
-//!    schedule that lacks a needed edge is wrong even if the run got lucky.
+//! 2. the leader's post-pass credits the fees and the deferred value credits
+//!    in block order (falling back to serial execution exactly as the leader
+//!    does);
+//! 3. [`Schedule::check_sufficient_with`] checks the schedule against the
+//!    read/write sets (under the rules of [`schedule_for`]): a schedule that
+//!    lacks a needed edge is wrong even if the run got lucky.
 //!
 //! **The contract a graph states.** A [`BlockSchedule::Graph`] claims that
 //! the block runs with deferred fees (no transaction reads the beneficiary)
-//! and covers every read-after-write dependency of the read/write sets
-//! without the beneficiary's fee read and write. [`schedule_for`] builds such
-//! a graph, or `Serial` when it cannot know the claim holds.
+//! and covers every read-after-write dependency of the read/write sets,
+//! without the beneficiary's fee read and write, and with the value credits
+//! of the block's lazy credit candidates commuting ([`Exempt`]: a credit
+//! waits only for its recipient's latest non-credit writer, a non-credit
+//! reader of the recipient for that writer and every credit since).
+//! [`schedule_for`] builds such a graph, or `Serial` when it cannot know the
+//! claim holds. Both sides find the candidates the same way, from the
+//! block's transactions alone; a graph built without the credit rules (it
+//! chains the credits) is sufficient under them too.
 
 mod check;
 mod run;
@@ -34,13 +44,15 @@ mod run;
 mod tests;
 
 use crate::assemble::{self, assemble, Assembled, Policy};
+use crate::lazy::lazy_recipients;
 use crate::{
-    execute_block_parallel, sequential_bound, serial, Fallback, ParallelConfig, ParallelOutcome,
-    ParallelStats,
+    cheap_block, execute_block_parallel, sequential_bound, serial, Fallback, ParallelConfig,
+    ParallelOutcome, ParallelStats,
 };
+use alloy_primitives::Address;
 use phalanx_core_types::{ReadWriteSet, RecoveredTx, StateView};
 use phalanx_execution_evm::{BlockEnv, BlockOutcome, ExecError};
-use phalanx_execution_schedule::{BlockSchedule, Insufficient, Schedule, ScheduleError};
+use phalanx_execution_schedule::{BlockSchedule, Exempt, Insufficient, Schedule, ScheduleError};
 use run::ReadCheck;
 
 /// Why a schedule is wrong: evidence against the block's proposer.
@@ -105,6 +117,9 @@ pub struct ScheduledStats {
     pub threads: usize,
     /// Transaction executions of the scheduled run: one per transaction.
     pub executions: u64,
+    /// Transactions of the scheduled run whose value credit was deferred
+    /// (lazy credits, as on the leader; see [`schedule_for`]).
+    pub deferred_credits: u64,
     /// Set when the outcome comes from a re-execution of the block (the
     /// optimistic executor's or the serial executor's stats): in the honest
     /// case it is `None` and no transaction ran twice.
@@ -149,18 +164,49 @@ pub fn execute_scheduled<S: StateView>(
         let verdict = ScheduleVerdict::Wrong { first_bad_tx: None, reason };
         return optimistic(state, env, txs, config, verdict, 0, 0);
     }
+    let credits = lazy_recipients(txs, env.proposer);
+    let judged = Judged { graph, credits: &credits };
     if txs.len() < config.min_txs_parallel {
         // Following the graph on one thread costs more than serial execution
         // (multi-version memory, the post-pass); serial execution judges it too.
         let fallback = Fallback::TooFewTransactions { count: txs.len() };
-        return serial_judged(state, env, txs, graph, fallback);
+        return serial_judged(state, env, txs, judged, fallback);
     }
     let (threads, min_percent) = (config.threads.max(1), config.sequential_bound_percent);
-    if let Some(fallback) = sequential_bound(graph, threads, min_percent) {
-        return serial_judged(state, env, txs, graph, fallback);
+    let fallback = sequential_bound(graph, threads, min_percent)
+        .or_else(|| cheap_block(txs, threads, min_percent));
+    if let Some(fallback) = fallback {
+        return serial_judged(state, env, txs, judged, fallback);
     }
     let threads = run::worker_count(threads, txs.len());
-    run_graph(state, env, txs, graph, threads, config)
+    run_graph(state, env, txs, judged, threads, config)
+}
+
+/// The graph a block is judged by, with the credit recipients its rules
+/// exempt ([`lazy_recipients`] of the block, as [`schedule_for`] built it).
+#[derive(Clone, Copy)]
+struct Judged<'a> {
+    graph: &'a Schedule,
+    credits: &'a [Option<Address>],
+}
+
+impl Judged<'_> {
+    /// Whether the graph covers every read-after-write dependency of
+    /// `rw_sets`, without the beneficiary's fee entries and with the credits
+    /// commuting (see [`schedule_for`]).
+    fn judge(&self, rw_sets: &[ReadWriteSet], env: &BlockEnv) -> ScheduleVerdict {
+        let exempt = Exempt { beneficiary: Some(env.proposer), credits: self.credits };
+        match self.graph.check_sufficient_with(rw_sets, &exempt) {
+            Ok(()) => ScheduleVerdict::Followed,
+            Err(insufficient) => ScheduleVerdict::Wrong {
+                first_bad_tx: match insufficient {
+                    Insufficient::MissingDependency { tx, .. } => Some(tx as usize),
+                    _ => None,
+                },
+                reason: WrongSchedule::Insufficient(insufficient),
+            },
+        }
+    }
 }
 
 /// [`execute_scheduled`] from a block's schedule bytes: bytes that do not
@@ -184,18 +230,27 @@ pub fn execute_scheduled_bytes<S: StateView>(
 }
 
 /// Leader path: the schedule to publish with a block the leader executed
-/// with [`crate::execute_leader`] (the block is `outcome.included`, in order)
-/// under `env`. The graph holds the read-after-write edges of the final
-/// read/write sets without the beneficiary's fee read and write (every
-/// transaction has them, and deferred fees make them no dependency), so
-/// independent transactions stay independent. `Serial` when the leader's
-/// run fell back to serial execution: then nothing shows that no transaction
-/// reads the beneficiary, which a graph claims.
-pub fn schedule_for(outcome: &ParallelOutcome, env: &BlockEnv) -> BlockSchedule {
+/// with [`crate::execute_leader`] from `candidates` (the block is
+/// `outcome.included` of them, in order) under `env`. The graph holds the
+/// read-after-write edges of the final read/write sets without the
+/// beneficiary's fee read and write (every transaction has them, and
+/// deferred fees make them no dependency), and with plain value credits to
+/// a recipient several transfers of the block pay commuting (see the module
+/// docs), so independent transactions stay independent. `Serial` when the
+/// leader's run fell back to serial execution: then nothing shows that no
+/// transaction reads the beneficiary, which a graph claims.
+pub fn schedule_for(
+    outcome: &ParallelOutcome,
+    candidates: &[RecoveredTx],
+    env: &BlockEnv,
+) -> BlockSchedule {
     if outcome.stats.fallback.is_some() {
         return BlockSchedule::Serial;
     }
-    BlockSchedule::from_rw_sets_excluding(&outcome.outcome.rw_sets, Some(env.proposer))
+    let block = outcome.included.iter().map(|&i| &candidates[i]);
+    let credits = lazy_recipients(block, env.proposer);
+    let exempt = Exempt { beneficiary: Some(env.proposer), credits: &credits };
+    BlockSchedule::from_rw_sets_with(&outcome.outcome.rw_sets, &exempt)
 }
 
 /// Runs the block by `graph` and judges it (steps 1–3 of the module docs).
@@ -203,12 +258,14 @@ fn run_graph<S: StateView>(
     state: &S,
     env: &BlockEnv,
     txs: &[RecoveredTx],
-    graph: &Schedule,
+    judged: Judged<'_>,
     threads: usize,
     config: &ParallelConfig,
 ) -> Result<ScheduledOutcome, ExecError> {
-    let run = run::run(state, env, txs, graph, threads);
-    let stats = ScheduledStats { threads, executions: run.executions, fallback: None };
+    let run = run::run(state, env, txs, judged, threads);
+    let deferred_credits = run.slots.iter().filter(|slot| slot.credit().is_some()).count() as u64;
+    let stats =
+        ScheduledStats { threads, executions: run.executions, deferred_credits, fallback: None };
     match run.check {
         ReadCheck::Consistent => {}
         ReadCheck::Stale(stale) => {
@@ -216,11 +273,17 @@ fn run_graph<S: StateView>(
             let verdict = ScheduleVerdict::Wrong { first_bad_tx: Some(stale.tx), reason };
             return optimistic(state, env, txs, config, verdict, threads, run.executions);
         }
+        ReadCheck::Unreadable { index } => {
+            // No fault of the schedule: the base state failed a read.
+            let fallback = Fallback::ExecutionError { index };
+            let verdict = ScheduleVerdict::Unjudged { fallback };
+            return serial_outcome(state, env, txs, fallback, verdict, stats);
+        }
     }
     // Every read is what serial execution reads: the post-pass's verdicts
     // (invalid transactions, block gas) are serial execution's.
     // The graph is judged on the final sets beside the post-pass's hashing.
-    let judge_sets = |sets: &[ReadWriteSet]| judge(graph, sets, env);
+    let judge_sets = |sets: &[ReadWriteSet]| judged.judge(sets, env);
     let assembled = assemble::Run { slots: run.slots, mv: &run.mv };
     match assemble(state, env, txs, assembled, Policy::RejectBlock, threads, Some(&judge_sets))? {
         Assembled::Outcome { outcome, verdict, .. } => {
@@ -240,21 +303,6 @@ fn run_graph<S: StateView>(
     }
 }
 
-/// Whether `graph` covers every read-after-write dependency of `rw_sets`
-/// (without the beneficiary's fee entries).
-fn judge(graph: &Schedule, rw_sets: &[ReadWriteSet], env: &BlockEnv) -> ScheduleVerdict {
-    match graph.check_sufficient_excluding(rw_sets, Some(env.proposer)) {
-        Ok(()) => ScheduleVerdict::Followed,
-        Err(insufficient) => ScheduleVerdict::Wrong {
-            first_bad_tx: match insufficient {
-                Insufficient::MissingDependency { tx, .. } => Some(tx as usize),
-                _ => None,
-            },
-            reason: WrongSchedule::Insufficient(insufficient),
-        },
-    }
-}
-
 /// Runs a block whose graph is (nearly) one chain serially — following it
 /// would cost more than the little parallelism returns — and judges the
 /// graph on the serial read/write sets. Serial execution credits fees
@@ -264,14 +312,14 @@ fn serial_judged<S: StateView>(
     state: &S,
     env: &BlockEnv,
     txs: &[RecoveredTx],
-    graph: &Schedule,
+    judged: Judged<'_>,
     fallback: Fallback,
 ) -> Result<ScheduledOutcome, ExecError> {
     let serial_stats = ParallelStats { fallback: Some(fallback), ..Default::default() };
     let run = serial(state, env, txs, Policy::RejectBlock, serial_stats)?;
-    let verdict = judge(graph, &run.outcome.rw_sets, env);
+    let verdict = judged.judge(&run.outcome.rw_sets, env);
     let executions = txs.len() as u64;
-    let stats = ScheduledStats { threads: 0, executions, fallback: Some(run.stats) };
+    let stats = ScheduledStats { executions, fallback: Some(run.stats), ..Default::default() };
     Ok(ScheduledOutcome { outcome: run.outcome, verdict, stats })
 }
 
@@ -287,7 +335,8 @@ fn optimistic<S: StateView>(
     executions: u64,
 ) -> Result<ScheduledOutcome, ExecError> {
     let rerun = execute_block_parallel(state, env, txs, config)?;
-    let stats = ScheduledStats { threads, executions, fallback: Some(rerun.stats) };
+    let stats =
+        ScheduledStats { threads, executions, fallback: Some(rerun.stats), ..Default::default() };
     Ok(ScheduledOutcome { outcome: rerun.outcome, verdict, stats })
 }
 

@@ -48,6 +48,7 @@ pub use analysis::{
 };
 pub use codec::{ScheduleError, SCHEDULE_VERSION};
 pub use groups::Groups;
+pub use observed::Exempt;
 pub use predict::{
     predict, predict_groups, StaticTxInfo, SELECTOR_APPROVE, SELECTOR_TRANSFER,
     SELECTOR_TRANSFER_FROM, STATIC_ARGS_MAX,

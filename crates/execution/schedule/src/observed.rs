@@ -10,7 +10,7 @@
 
 use crate::schedule::{BlockSchedule, Schedule, SCHEDULE_EDGES_MAX};
 use alloy_primitives::{map::HashMap, Address};
-use phalanx_core_types::{ReadKey, ReadWriteSet, WriteOp};
+use phalanx_core_types::{ReadKey, ReadValue, ReadWriteSet, WriteOp};
 
 /// The longest dependency list the cheap transitive reduction looks at; longer
 /// lists are kept whole (the reduction is quadratic in the list length).
@@ -63,20 +63,66 @@ pub(crate) fn write_address(op: &WriteOp) -> Option<Address> {
     }
 }
 
+/// Accesses the dependency rules leave unordered, because the executors
+/// apply them in block order afterwards or make them commute.
+///
+/// - `beneficiary`: that account's record reads and every write to it are
+///   left out, as if absent from the sets (the beneficiary under deferred
+///   fees, whose reads and writes every transaction has and which the
+///   post-pass applies in block order).
+/// - `credits`: per transaction, the account whose value credit it may defer
+///   (a plain value transfer's recipient; the parallel executors' lazy
+///   credits). Empty means none. A transaction listed there whose set shows
+///   a *credit* to that account — its record read without code, and one
+///   balance write as its only write to it — is a credit: its read of the
+///   account orders it only after the account's latest non-credit writer
+///   (all the deferred run reads is whether the account has code), and its
+///   write is an addition that commutes with other credits. A non-credit
+///   read of the account then depends on that writer and on every credit
+///   since, whose sum it sees.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Exempt<'a> {
+    /// The account left out of the sets (the block's beneficiary).
+    pub beneficiary: Option<Address>,
+    /// Each transaction's deferrable credit recipient, or empty.
+    pub credits: &'a [Option<Address>],
+}
+
+impl Exempt<'_> {
+    /// Nothing exempt: every access is ordered as the sets record it.
+    pub const NONE: Exempt<'static> = Exempt { beneficiary: None, credits: &[] };
+
+    /// The account transaction `tx` (with set `set`) credits under these
+    /// rules, if any.
+    pub(crate) fn credit_of(&self, tx: usize, set: &ReadWriteSet) -> Option<Address> {
+        let recipient = (*self.credits.get(tx)?)?;
+        if Some(recipient) == self.beneficiary {
+            return None;
+        }
+        let key = ReadKey::Account(recipient);
+        let without_code = set.reads.iter().any(|(k, value)| {
+            *k == key && matches!(value, ReadValue::Account(record) if !record.is_some_and(|a| a.has_code()))
+        });
+        let mut writes = set.writes.iter().filter(|op| write_address(op) == Some(recipient));
+        let balance_only =
+            matches!(writes.next(), Some(WriteOp::Balance { .. })) && writes.next().is_none();
+        (without_code && balance_only).then_some(recipient)
+    }
+}
+
 /// For each transaction, the deduplicated, increasing list of latest earlier
 /// writers of the locations it read: exactly the read-after-write edges the
-/// validator's contract requires (see [`Schedule`]). `sink` receives each list.
+/// validator's contract requires (see [`Schedule`]), with the accesses
+/// `exempt` names unordered or relaxed. `sink` receives each list.
 ///
-/// With `excluded`, that account's record reads and every write to it are
-/// left out, as if absent from the sets (the beneficiary under deferred
-/// fees, whose reads and writes every transaction has and which need no
-/// edge). Filtering here instead of copying the sets without them saves a
-/// copy of every set (perf: as much as the search itself).
+/// Filtering the beneficiary here instead of copying the sets without it
+/// saves a copy of every set (perf: as much as the search itself).
 pub(crate) fn required_edges(
     sets: &[ReadWriteSet],
-    excluded: Option<Address>,
+    exempt: &Exempt<'_>,
     mut sink: impl FnMut(usize, &mut Vec<u32>),
 ) {
+    let excluded = exempt.beneficiary;
     let excluded_read = excluded.map(ReadKey::Account);
     // Sized once for every write: growing a block-sized table rehashes it
     // and faults in fresh pages at each doubling (perf put 30% of the
@@ -85,23 +131,44 @@ pub(crate) fn required_edges(
     let writes = sets.iter().map(|set| set.writes.len()).sum();
     let mut last_writer: HashMap<Loc, u32> =
         HashMap::with_capacity_and_hasher(writes, Default::default());
+    // The credits to each account since its latest non-credit writer.
+    let mut credits_since: HashMap<Address, Vec<u32>> = HashMap::default();
     let mut deps = Vec::new();
     for (tx, set) in sets.iter().enumerate() {
+        let credit = exempt.credit_of(tx, set);
         deps.clear();
         for (key, _) in set.reads.iter().filter(|(key, _)| Some(*key) != excluded_read) {
             deps.extend(read_locs(key).filter_map(|loc| last_writer.get(&loc).copied()));
+            match key {
+                ReadKey::Account(address)
+                    if !credits_since.is_empty() && credit != Some(*address) =>
+                {
+                    deps.extend(credits_since.get(address).into_iter().flatten());
+                }
+                _ => {}
+            }
         }
         deps.sort_unstable();
         deps.dedup();
         sink(tx, &mut deps);
         let tx = u32::try_from(tx).expect("transaction index fits in u32");
         for op in &set.writes {
-            if excluded.is_some() && write_address(op) == excluded {
+            let address = write_address(op);
+            if excluded.is_some() && address == excluded {
                 continue;
             }
-            write_locs(op).for_each(|loc| {
+            if let Some(recipient) = credit.filter(|r| address == Some(*r)) {
+                credits_since.entry(recipient).or_default().push(tx);
+                continue;
+            }
+            for loc in write_locs(op) {
                 last_writer.insert(loc, tx);
-            });
+                if let Loc::Key(ReadKey::Account(address)) = loc {
+                    // Later readers see this record, which includes the
+                    // earlier credits; they wait for it instead.
+                    credits_since.remove(&address);
+                }
+            }
         }
     }
 }
@@ -129,15 +196,15 @@ impl Schedule {
     /// short (at most 32 entries). The result may exceed
     /// [`SCHEDULE_EDGES_MAX`]; [`BlockSchedule::from_rw_sets`] handles that.
     pub fn from_rw_sets(sets: &[ReadWriteSet]) -> Schedule {
-        Self::from_rw_sets_excluding(sets, None)
+        Self::from_rw_sets_with(sets, &Exempt::NONE)
     }
 
-    /// [`from_rw_sets`](Self::from_rw_sets) as if the sets had no read of
-    /// `excluded`'s account record and no write to `excluded` (see
-    /// [`check_sufficient_excluding`](Self::check_sufficient_excluding)).
-    pub fn from_rw_sets_excluding(sets: &[ReadWriteSet], excluded: Option<Address>) -> Schedule {
+    /// [`from_rw_sets`](Self::from_rw_sets) with the accesses `exempt`
+    /// names unordered or relaxed (see [`Exempt`] and
+    /// [`check_sufficient_with`](Self::check_sufficient_with)).
+    pub fn from_rw_sets_with(sets: &[ReadWriteSet], exempt: &Exempt<'_>) -> Schedule {
         let mut schedule = Schedule::with_capacity(sets.len(), sets.len());
-        required_edges(sets, excluded, |_, deps| {
+        required_edges(sets, exempt, |_, deps| {
             reduce(&schedule, deps);
             schedule.push(deps);
         });
@@ -150,16 +217,13 @@ impl BlockSchedule {
     /// `Serial` if the graph holds more than [`SCHEDULE_EDGES_MAX`] edges
     /// (which no validator would decode).
     pub fn from_rw_sets(sets: &[ReadWriteSet]) -> BlockSchedule {
-        Self::from_rw_sets_excluding(sets, None)
+        Self::from_rw_sets_with(sets, &Exempt::NONE)
     }
 
-    /// [`from_rw_sets`](Self::from_rw_sets) with `excluded` left out, as in
-    /// [`Schedule::from_rw_sets_excluding`].
-    pub fn from_rw_sets_excluding(
-        sets: &[ReadWriteSet],
-        excluded: Option<Address>,
-    ) -> BlockSchedule {
-        let schedule = Schedule::from_rw_sets_excluding(sets, excluded);
+    /// [`from_rw_sets`](Self::from_rw_sets) under `exempt`, as in
+    /// [`Schedule::from_rw_sets_with`].
+    pub fn from_rw_sets_with(sets: &[ReadWriteSet], exempt: &Exempt<'_>) -> BlockSchedule {
+        let schedule = Schedule::from_rw_sets_with(sets, exempt);
         if schedule.edge_count() > SCHEDULE_EDGES_MAX {
             return BlockSchedule::Serial;
         }

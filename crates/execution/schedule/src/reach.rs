@@ -1,9 +1,8 @@
 //! Reachability in a schedule ("must `to` have finished before `from`
 //! starts?") and the validator's sufficiency check.
 
-use crate::observed::required_edges;
+use crate::observed::{required_edges, Exempt};
 use crate::schedule::Schedule;
-use alloy_primitives::Address;
 use phalanx_core_types::ReadWriteSet;
 
 /// Why a schedule does not cover the read-after-write dependencies of a block.
@@ -100,19 +99,19 @@ impl Schedule {
     /// from [`Schedule::from_rw_sets`] over the same sets only ever needs
     /// paths of length two, so it passes well within the budget.
     pub fn check_sufficient(&self, sets: &[ReadWriteSet]) -> Result<(), Insufficient> {
-        self.check_sufficient_excluding(sets, None)
+        self.check_sufficient_with(sets, &Exempt::NONE)
     }
 
-    /// [`check_sufficient`](Self::check_sufficient) as if `sets` had no read
-    /// of `excluded`'s account record and no write to `excluded`: the
-    /// validator's check under deferred fees, where every transaction reads
-    /// and credits the beneficiary in the post-pass, in block order, and
-    /// needs no edge for it. Equal to checking copies of the sets without
-    /// those entries, without the copies.
-    pub fn check_sufficient_excluding(
+    /// [`check_sufficient`](Self::check_sufficient) with the accesses
+    /// `exempt` names unordered or relaxed: the validator's check under
+    /// deferred fees (every transaction reads and credits the beneficiary
+    /// in the post-pass, in block order, and needs no edge for it; equal to
+    /// checking copies of the sets without those entries, without the
+    /// copies) and lazy value credits (see [`Exempt`]).
+    pub fn check_sufficient_with(
         &self,
         sets: &[ReadWriteSet],
-        excluded: Option<Address>,
+        exempt: &Exempt<'_>,
     ) -> Result<(), Insufficient> {
         if sets.len() != self.tx_count() {
             return Err(Insufficient::TxCountMismatch {
@@ -123,7 +122,7 @@ impl Schedule {
         let steps_max = 16 * (self.tx_count() + self.edge_count()) + 1024;
         let mut reach = Reach::new(self.tx_count(), steps_max);
         let mut result = Ok(());
-        required_edges(sets, excluded, |tx, deps| {
+        required_edges(sets, exempt, |tx, deps| {
             if result.is_err() {
                 return;
             }

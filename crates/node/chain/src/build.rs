@@ -38,7 +38,7 @@ impl Chain {
         if let Some(fallback) = run.stats.fallback {
             tracing::debug!(height = base.env.height, ?fallback, "leader executed serially");
         }
-        let schedule = Bytes::from(schedule_for(&run, &base.env).encode());
+        let schedule = Bytes::from(schedule_for(&run, &candidates, &base.env).encode());
         let rejected = pool_rejections(&run, &candidates, &base.env);
         let left_out = left_out(&run.included, candidates.len());
         let mut slots: Vec<Option<RecoveredTx>> = candidates.into_iter().map(Some).collect();

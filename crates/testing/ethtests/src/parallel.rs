@@ -150,7 +150,7 @@ impl ParallelCheck {
         // The validator executes the block the leader built: the included
         // transactions, in order, under the leader's schedule.
         let block: Vec<RecoveredTx> = leader.included.iter().map(|&i| txs[i].clone()).collect();
-        let validator = self.validator(state, env, &block, &leader, config)?;
+        let validator = self.validator(state, env, txs, &block, &leader, config)?;
         expect_same("validator", &validator, serial)
     }
 
@@ -186,18 +186,20 @@ impl ParallelCheck {
         Ok(leader)
     }
 
-    /// The validator path on `block` by `leader`'s schedule: the verdict must
-    /// be `Followed` when the leader ran in parallel (its graph is honest),
-    /// `Serial` when it fell back (it published no graph).
+    /// The validator path on `block` (what `leader` included of
+    /// `candidates`) by `leader`'s schedule: the verdict must be `Followed`
+    /// when the leader ran in parallel (its graph is honest), `Serial` when
+    /// it fell back (it published no graph).
     fn validator<S: StateView>(
         &self,
         state: &S,
         env: &BlockEnv,
+        candidates: &[RecoveredTx],
         block: &[RecoveredTx],
         leader: &ParallelOutcome,
         config: &ParallelConfig,
     ) -> Result<BlockOutcome, String> {
-        let schedule = schedule_for(leader, env);
+        let schedule = schedule_for(leader, candidates, env);
         let validator = execute_scheduled(state, env, block, &schedule, config)
             .map_err(|e| format!("validator: {e}"))?;
         let expected = if leader.stats.fallback.is_none() { "Followed" } else { "Serial" };

@@ -1,18 +1,22 @@
 //! The scheduled engine: every transaction runs exactly once, as soon as all
 //! its schedule dependencies have finished, over multi-version memory with the
-//! beneficiary's fee deferred (as the leader's engine runs it). Nothing is
-//! speculative: no transaction is validated or re-executed during the run;
-//! [`stale_read`](super::check::stale_read) checks the reads afterwards.
+//! beneficiary's fee deferred and lazy value credits (as the leader's engine
+//! runs it). Nothing is speculative: no transaction is validated or
+//! re-executed during the run; [`stale_read`](super::check::stale_read)
+//! checks the reads afterwards.
 
 use super::check::{stale_read, StaleRead};
+use super::Judged;
 use crate::engine::Slot;
+use crate::lazy::defer_credit;
 use crate::mv::MvMemory;
 use crate::pool::run_workers;
 use crate::view::MvView;
+use alloy_consensus::Transaction as _;
+use alloy_primitives::Address;
 use parking_lot::{Condvar, Mutex};
 use phalanx_core_types::{RecoveredTx, StateView};
 use phalanx_execution_evm::{BlockEnv, TxRunner};
-use phalanx_execution_schedule::Schedule;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
@@ -25,6 +29,12 @@ pub(crate) enum ReadCheck {
     /// The lowest transaction that read a value a lower transaction it did not
     /// wait for overwrote afterwards.
     Stale(StaleRead),
+    /// Re-reading a value from the base state failed (at the lowest such
+    /// transaction): the run cannot be judged.
+    Unreadable {
+        /// The transaction whose read could not be re-read.
+        index: usize,
+    },
 }
 
 /// The result of a scheduled run.
@@ -56,6 +66,8 @@ struct Queue {
 struct Shared<'a, S: StateView> {
     base: &'a S,
     txs: &'a [RecoveredTx],
+    /// Each transaction's recipient whose value credit it defers, if any.
+    lazy: &'a [Option<Address>],
     dependents: Vec<Vec<u32>>,
     mv: MvMemory,
     slots: Box<[Mutex<Slot>]>,
@@ -71,9 +83,10 @@ pub(crate) fn run<S: StateView>(
     base: &S,
     env: &BlockEnv,
     txs: &[RecoveredTx],
-    schedule: &Schedule,
+    judged: Judged<'_>,
     threads: usize,
 ) -> Run {
+    let Judged { graph: schedule, credits: lazy } = judged;
     assert_eq!(schedule.tx_count(), txs.len(), "schedule and block sizes differ");
     let threads = worker_count(threads, txs.len());
     let pending: Vec<u32> = schedule.iter().map(|(_, deps)| deps.len() as u32).collect();
@@ -81,6 +94,7 @@ pub(crate) fn run<S: StateView>(
     let shared = Shared {
         base,
         txs,
+        lazy,
         dependents: schedule.dependents(),
         mv: MvMemory::new(txs.len()),
         slots: txs.iter().map(|_| Mutex::new(Slot::Empty)).collect(),
@@ -88,20 +102,13 @@ pub(crate) fn run<S: StateView>(
         wake: Condvar::new(),
     };
     let mut executions = 0;
-    let mut lowest_stale: Option<StaleRead> = None;
-    let mut merge = |(count, stale): WorkerResult| {
+    let mut check = ReadCheck::Consistent;
+    for (count, found) in run_workers(threads, |id| worker(&shared, env, id, threads)) {
         executions += count;
-        if let Some(s) = stale {
-            lowest_stale = Some(lowest_stale.map_or(s, |l| if s.tx < l.tx { s } else { l }));
+        if found.is_some_and(|f| check.index().is_none_or(|lowest| f.index() < Some(lowest))) {
+            check = found.expect("checked just above");
         }
-    };
-    for result in run_workers(threads, |id| worker(&shared, env, id, threads)) {
-        merge(result);
     }
-    let check = match lowest_stale {
-        Some(stale) => ReadCheck::Stale(stale),
-        None => ReadCheck::Consistent,
-    };
     let slots = shared.slots.into_vec().into_iter().map(Mutex::into_inner).collect();
     Run { slots, executions, check, mv: shared.mv }
 }
@@ -124,8 +131,19 @@ impl<S: StateView> Drop for AbandonOnPanic<'_, '_, S> {
     }
 }
 
-/// Executions and the lowest stale read among the worker's share.
-type WorkerResult = (u64, Option<StaleRead>);
+impl ReadCheck {
+    /// The transaction a failed check names.
+    fn index(&self) -> Option<usize> {
+        match self {
+            ReadCheck::Consistent => None,
+            ReadCheck::Stale(stale) => Some(stale.tx),
+            ReadCheck::Unreadable { index } => Some(*index),
+        }
+    }
+}
+
+/// Executions and the lowest failed check among the worker's share.
+type WorkerResult = (u64, Option<ReadCheck>);
 
 /// Executes ready transactions until all have finished, then checks the reads
 /// of transactions `id, id + stride, ...` (all writes are final by then).
@@ -143,18 +161,25 @@ fn worker<'a, S: StateView>(
         executions += 1;
         finish(shared, tx);
     }
-    let mut stale = None;
+    let mut failed = None;
     for tx in (id..shared.txs.len()).step_by(stride) {
         let slot = shared.slots[tx].lock();
-        let Slot::Done(outcome) = &*slot else { continue };
-        if let Some(found) = stale_read(&shared.mv, tx, outcome.reads()) {
-            // Transactions are visited in increasing order: the first is the lowest.
-            stale = Some(found);
-            break;
-        }
+        let (outcome, credited) = match &*slot {
+            Slot::Done(outcome) => (outcome, None),
+            Slot::Credited(outcome, credit) => (outcome, Some(credit.recipient)),
+            _ => continue,
+        };
+        let found = match stale_read(&shared.mv, shared.base, tx, outcome.reads(), credited) {
+            Ok(None) => continue,
+            Ok(Some(stale)) => ReadCheck::Stale(stale),
+            Err(_) => ReadCheck::Unreadable { index: tx },
+        };
+        // Transactions are visited in increasing order: the first is the lowest.
+        failed = Some(found);
+        break;
     }
     drop(guard);
-    (executions, stale)
+    (executions, failed)
 }
 
 /// The lowest ready transaction, waiting while others run; `None` once every
@@ -182,8 +207,17 @@ fn execute<'a, S: StateView>(
     runner: &mut TxRunner<'a, MvView<'a, S>>,
     tx: usize,
 ) {
-    let slot = match runner.run(MvView::new(&shared.mv, shared.base, tx), &shared.txs[tx]) {
-        Ok(outcome) => Slot::Done(outcome),
+    let lazy = shared.lazy[tx];
+    let view = MvView::new(&shared.mv, shared.base, tx).with_lazy_recipient(lazy);
+    let slot = match runner.run(view, &shared.txs[tx]) {
+        Ok(outcome) => match lazy.filter(|_| runner.view().is_some_and(MvView::lazy_used)) {
+            None => Slot::Done(outcome),
+            Some(recipient) => match defer_credit(outcome, recipient, shared.txs[tx].tx.value()) {
+                Some((outcome, credit)) => Slot::Credited(outcome, credit),
+                // Not the plain credit it looked like: serial execution decides.
+                None => Slot::Failed,
+            },
+        },
         // A base read or revm failed: the caller re-executes the block
         // serially, which reports the error in block order if it is real.
         Err(_) => Slot::Failed,
@@ -192,9 +226,7 @@ fn execute<'a, S: StateView>(
         runner.view().and_then(MvView::blocked_on).is_none(),
         "no estimates exist without speculation"
     );
-    // The validator defers no value credit: its views serve every account
-    // whole, as the schedule's reads and writes describe them.
-    shared.mv.record(tx, 0, slot.delta(), None);
+    shared.mv.record(tx, 0, slot.delta(), slot.credit());
     *shared.slots[tx].lock() = slot;
 }
 

@@ -24,7 +24,7 @@ fn sufficient(
     graph: &Schedule,
 ) -> bool {
     let sets = serial(state, env, block).rw_sets;
-    graph.check_sufficient_excluding(&sets, Some(env.proposer)).is_ok()
+    check_sufficient(graph, &sets, block, env).is_ok()
 }
 
 #[test]

@@ -35,9 +35,22 @@ fn fully_conflicting_blocks_are_chains_and_still_run_once() {
     let (state, txs) = conflict_block(16, 100, 2, true);
     let graph = assert_honest_everywhere(&state, &env(30_000_000), &txs);
     assert_eq!(graph, Schedule::chain(16));
+}
+
+/// Plain transfers to one recipient credit it lazily on the leader and on
+/// the validator alike: the graph has no edge, and the validator defers
+/// every credit instead of running a chain.
+#[test]
+fn transfers_to_one_recipient_are_independent_for_validators() {
     let (state, txs) = conflict_block(16, 100, 3, false);
-    let graph = assert_honest_everywhere(&state, &env(30_000_000), &txs);
-    assert_eq!(graph, Schedule::chain(16));
+    let env = env(30_000_000);
+    let graph = assert_honest_everywhere(&state, &env, &txs);
+    assert_eq!(graph, Schedule::independent(16));
+    let (block, schedule) = lead(&state, &env, &txs);
+    for threads in THREADS {
+        let out = scheduled(&state, &env, &block, &schedule, threads);
+        assert_eq!(out.stats.deferred_credits, 16, "{threads} threads");
+    }
 }
 
 #[test]

@@ -2,9 +2,11 @@
 //! serial execution without re-execution; wrong ones still do, and are caught.
 
 mod adversarial;
+mod credits;
 mod honest;
 mod prop;
 
+use crate::lazy::lazy_recipients;
 use crate::tests::blocks::base;
 use crate::tests::{coinbase, counter, env, key, transfer, tx};
 use crate::{
@@ -12,9 +14,9 @@ use crate::{
     ScheduledOutcome,
 };
 use alloy_primitives::{Address, Bytes, TxKind};
-use phalanx_core_types::RecoveredTx;
+use phalanx_core_types::{ReadWriteSet, RecoveredTx};
 use phalanx_execution_evm::{execute_block, BlockEnv, BlockOutcome, MemoryState};
-use phalanx_execution_schedule::{BlockSchedule, Schedule};
+use phalanx_execution_schedule::{BlockSchedule, Exempt, Insufficient, Schedule};
 
 pub(crate) const THREADS: [usize; 4] = [1, 2, 4, 8];
 
@@ -32,7 +34,21 @@ fn lead(
 ) -> (Vec<RecoveredTx>, BlockSchedule) {
     let leader = execute_leader(state, env, txs, &config(4)).unwrap();
     let block = leader.included.iter().map(|&i| txs[i].clone()).collect();
-    (block, schedule_for(&leader, env))
+    (block, schedule_for(&leader, txs, env))
+}
+
+/// The validator's sufficiency check of `graph` on `sets`, the sets of
+/// `block` (the oracle for verdicts): the beneficiary left out and the
+/// block's lazy credits commuting, as [`schedule_for`] builds graphs.
+fn check_sufficient(
+    graph: &Schedule,
+    sets: &[ReadWriteSet],
+    block: &[RecoveredTx],
+    env: &BlockEnv,
+) -> Result<(), Insufficient> {
+    let credits = lazy_recipients(block, env.proposer);
+    graph
+        .check_sufficient_with(sets, &Exempt { beneficiary: Some(env.proposer), credits: &credits })
 }
 
 /// The serial executor's outcome of a valid block.

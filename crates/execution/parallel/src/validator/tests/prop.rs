@@ -104,7 +104,7 @@ proptest! {
         match (&schedule, &out.verdict) {
             (BlockSchedule::Serial, verdict) => prop_assert_eq!(verdict, &ScheduleVerdict::Serial),
             (BlockSchedule::Graph(graph), ScheduleVerdict::Followed) => {
-                let sufficient = graph.check_sufficient_excluding(&expected.rw_sets, Some(env.proposer));
+                let sufficient = check_sufficient(graph, &expected.rw_sets, &block, &env);
                 prop_assert!(sufficient.is_ok());
                 prop_assert_eq!(out.stats.executions, block.len() as u64);
                 // An empty block (below every threshold) is judged serially.
