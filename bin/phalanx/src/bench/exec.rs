@@ -15,10 +15,10 @@
 use anyhow::{ensure, Context};
 use phalanx_execution_evm::{execute_block, BlockOutcome};
 use phalanx_execution_parallel::{
-    execute_leader, execute_scheduled, schedule_for, ParallelConfig, ParallelOutcome,
+    block_graph, execute_leader, execute_scheduled, schedule_for, ParallelConfig, ParallelOutcome,
     ScheduleVerdict,
 };
-use phalanx_execution_schedule::{agreement, analyse_graph, predict, Schedule, StaticTxInfo};
+use phalanx_execution_schedule::{agreement, analyse_graph, predict, StaticTxInfo};
 use phalanx_testing_workloads::{prepare, Conflict, Prepared, WorkloadKind, WorkloadSpec};
 use std::time::Instant;
 
@@ -190,7 +190,9 @@ fn measure(prepared: &Prepared, label: String, args: &ExecArgs) -> anyhow::Resul
             }
         }
     }
-    let schedule = Schedule::from_rw_sets(&serial_once.rw_sets);
+    // The structure validators follow: the beneficiary's fees and lazy
+    // value credits do not order transactions.
+    let schedule = block_graph(&prepared.txs, &serial_once.rw_sets, &prepared.env);
     let weights: Vec<u64> = serial_once.receipts.iter().map(|r| r.gas_used).collect();
     let analysis = analyse_graph(&schedule, Some(&weights));
     let agreed = agreement(&predict(&static_infos(prepared)), &schedule);

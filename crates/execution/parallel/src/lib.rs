@@ -50,8 +50,8 @@ mod tests;
 pub use mv::{credited, MvKey, MvMemory, MvRead, MvValue};
 pub use scheduler::{Scheduler, Task, Version};
 pub use validator::{
-    execute_scheduled, execute_scheduled_bytes, schedule_for, ScheduleVerdict, ScheduledOutcome,
-    ScheduledStats, WrongSchedule,
+    block_graph, execute_scheduled, execute_scheduled_bytes, schedule_for, ScheduleVerdict,
+    ScheduledOutcome, ScheduledStats, WrongSchedule,
 };
 pub use view::MvView;
 

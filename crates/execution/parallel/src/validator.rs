@@ -52,7 +52,9 @@ use crate::{
 use alloy_primitives::Address;
 use phalanx_core_types::{ReadWriteSet, RecoveredTx, StateView};
 use phalanx_execution_evm::{BlockEnv, BlockOutcome, ExecError};
-use phalanx_execution_schedule::{BlockSchedule, Exempt, Insufficient, Schedule, ScheduleError};
+use phalanx_execution_schedule::{
+    BlockSchedule, Exempt, Insufficient, Schedule, ScheduleError, SCHEDULE_EDGES_MAX,
+};
 use run::ReadCheck;
 
 /// Why a schedule is wrong: evidence against the block's proposer.
@@ -248,9 +250,28 @@ pub fn schedule_for(
         return BlockSchedule::Serial;
     }
     let block = outcome.included.iter().map(|&i| &candidates[i]);
+    let graph = block_graph(block, &outcome.outcome.rw_sets, env);
+    if graph.edge_count() > SCHEDULE_EDGES_MAX {
+        // No validator would decode it.
+        return BlockSchedule::Serial;
+    }
+    BlockSchedule::Graph(graph)
+}
+
+/// The dependency graph of `block`'s read/write sets `rw_sets` (serial
+/// execution's, in block order) under the rules validators follow: the
+/// beneficiary's fee entries left out, the value credits of the block's
+/// lazy credit candidates commuting. What [`schedule_for`] publishes when
+/// the leader ran in parallel; its critical path bounds what any executor
+/// following it can gain.
+pub fn block_graph<'t>(
+    block: impl IntoIterator<Item = &'t RecoveredTx>,
+    rw_sets: &[ReadWriteSet],
+    env: &BlockEnv,
+) -> Schedule {
     let credits = lazy_recipients(block, env.proposer);
     let exempt = Exempt { beneficiary: Some(env.proposer), credits: &credits };
-    BlockSchedule::from_rw_sets_with(&outcome.outcome.rw_sets, &exempt)
+    Schedule::from_rw_sets_with(rw_sets, &exempt)
 }
 
 /// Runs the block by `graph` and judges it (steps 1–3 of the module docs).
