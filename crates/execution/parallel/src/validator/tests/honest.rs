@@ -132,13 +132,26 @@ proptest! {
     }
 }
 
+/// A graph that is one chain goes to the optimistic engine, which here
+/// finds the chain itself (one sender) and runs serially; a block of plain
+/// transfers runs serially on two threads whatever its graph. Either way
+/// the graph is judged.
 #[test]
-fn a_chain_graph_runs_serially_and_is_still_judged() {
+fn a_chain_graph_runs_on_the_optimistic_engine_and_is_still_judged() {
     let state = base(2);
     let env = env(30_000_000);
-    let block: Vec<_> = (0..40).map(|n| transfer(&key(1), n, key(2).address(), 7)).collect();
-    let (block, schedule) = lead(&state, &env, &block);
     let config = ParallelConfig { threads: 2, min_txs_parallel: 1, ..ParallelConfig::default() };
+    let plain: Vec<_> = (0..40).map(|n| transfer(&key(1), n, key(2).address(), 7)).collect();
+    let (plain, schedule) = lead(&state, &env, &plain);
+    let out = execute_scheduled(&state, &env, &plain, &schedule, &config).unwrap();
+    assert_eq!(out.outcome, serial(&state, &env, &plain));
+    assert_eq!(out.verdict, ScheduleVerdict::Followed);
+    let fallback = out.stats.fallback.and_then(|s| s.fallback);
+    assert_eq!(fallback, Some(Fallback::CheapTransactions { plain_percent: 100 }));
+
+    let call = |n| tx(&key(1), n, TxKind::Call(counter()), 0, Bytes::new(), 100_000, 2);
+    let block: Vec<_> = (0..40).map(call).collect();
+    let (block, schedule) = lead(&state, &env, &block);
     let out = execute_scheduled(&state, &env, &block, &schedule, &config).unwrap();
     assert_eq!(out.outcome, serial(&state, &env, &block));
     assert_eq!(out.verdict, ScheduleVerdict::Followed);
