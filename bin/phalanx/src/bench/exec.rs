@@ -245,8 +245,14 @@ fn print_row(row: &Row) {
         row.verdict
     );
     println!(
-        "{:<24} static prediction: precision {:.2} recall {:.2} safe {}; lazy value credits {}",
-        "", row.static_precision, row.static_recall, row.static_safe, stats.deferred_credits
+        "{:<24} static prediction: precision {:.2} recall {:.2} safe {}; lazy value credits {}; \
+         leader overlap {}%",
+        "",
+        row.static_precision,
+        row.static_recall,
+        row.static_safe,
+        stats.deferred_credits,
+        stats.overlap_percent
     );
     println!(
         "{:<24} machine: {:.2}x work rate with the threads vs one (pure arithmetic; ceiling)",

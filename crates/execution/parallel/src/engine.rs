@@ -13,7 +13,8 @@ use alloy_primitives::{Address, U256};
 use parking_lot::Mutex;
 use phalanx_core_types::{RecoveredTx, StateView};
 use phalanx_execution_evm::{BlockEnv, TxDelta, TxOutcome, TxRunner};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::Instant;
 
 /// The latest result of one transaction.
 #[derive(Debug)]
@@ -83,6 +84,36 @@ impl Counters {
 /// (3% of a 2,000-transaction block) that a hopeless run wastes little.
 const CONTENTION_WINDOW_TXS: usize = 64;
 
+/// A run's overlap (see [`Progress::overlap_percent`]) below which it is not
+/// beating serial execution: the durations summed are the transactions'
+/// useful runs, each already dearer than serially (multi-version reads), so
+/// at 100% the threads together have done no more useful work than one
+/// thread would have done serially in the same time.
+const CONTENTION_OVERLAP_MIN_PERCENT: u128 = 100;
+
+/// How far a run has got, for the contention check.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Progress {
+    /// Executions so far (re-executions and abandoned runs included).
+    pub executions: usize,
+    /// Transactions started.
+    pub started: usize,
+    /// The duration of each transaction's latest run, summed, in
+    /// nanoseconds: the useful work done so far, as serial execution would
+    /// have done it.
+    pub useful_ns: u128,
+    /// Wall-clock time since the run started, in nanoseconds.
+    pub elapsed_ns: u128,
+}
+
+impl Progress {
+    /// The useful work over the wall-clock time, in percent: about the
+    /// speedup over serial execution so far.
+    pub(crate) fn overlap_percent(&self) -> u128 {
+        self.useful_ns * 100 / self.elapsed_ns.max(1)
+    }
+}
+
 /// When to give up on a run because of contention (see [`Contention::hopeless`]).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Contention {
@@ -96,15 +127,26 @@ impl Contention {
         Self { threads, enabled }
     }
 
-    /// Whether `executions` for `started` started transactions show a run
-    /// that cannot beat serial execution: more executions per transaction
-    /// than threads means the threads together do more work than one thread
-    /// running the block serially. Measured (`phalanx bench exec`): one hot
-    /// Uniswap pool ran ≈ 3.75 executions per transaction on two threads at
-    /// 0.90× serial; CPU-heavy calls on one hot key ran 1.45 at 1.55×, which
-    /// the check leaves alone.
-    fn hopeless(&self, executions: usize, started: usize) -> bool {
-        self.enabled && started >= CONTENTION_WINDOW_TXS && executions > self.threads * started
+    /// Whether a run that has got to `progress` cannot beat serial
+    /// execution, once [`CONTENTION_WINDOW_TXS`] transactions have started:
+    /// - more executions per transaction than threads means the threads
+    ///   together do more work than one thread running the block serially.
+    ///   Measured (`phalanx bench exec`): one hot Uniswap pool ran ≈ 3.75
+    ///   executions per transaction on two threads at 0.90× serial;
+    /// - an overlap below [`CONTENTION_OVERLAP_MIN_PERCENT`]: the threads
+    ///   have not yet done more useful work than serial execution would have
+    ///   in the same time. Executions alone cannot tell the cases apart:
+    ///   CPU-heavy calls on one hot key ran ≈ 1.45 executions per
+    ///   transaction at 1.55× serial (overlap ≈ 155%), cheap key-value
+    ///   writes to one hot key ≈ 1.5–2 at 0.5–0.9× (overlap ≈ 90%).
+    ///
+    /// The overlap is a timing, so two runs of one block may decide
+    /// differently; either way the outcome is serial execution's.
+    fn hopeless(&self, progress: Progress) -> bool {
+        self.enabled
+            && progress.started >= CONTENTION_WINDOW_TXS
+            && (progress.executions > self.threads * progress.started
+                || progress.overlap_percent() < CONTENTION_OVERLAP_MIN_PERCENT)
     }
 }
 
@@ -122,6 +164,12 @@ struct Shared<'a, S: StateView> {
     slots: Box<[Mutex<Slot>]>,
     /// Each transaction's recipient whose value credit it defers, if any.
     lazy: Vec<Option<Address>>,
+    /// How long each transaction's latest run took, in nanoseconds.
+    run_ns: Box<[AtomicU64]>,
+    /// `run_ns` summed.
+    useful_ns: AtomicU64,
+    /// When the run started.
+    started_at: Instant,
 }
 
 /// What an optimistic run produced.
@@ -135,6 +183,11 @@ pub(crate) struct EngineRun {
     pub mv: MvMemory,
     /// The contention check stopped the run: the block must run serially.
     pub halted: bool,
+    /// The durations of every transaction's final run summed, over the
+    /// run's wall-clock time, in percent: about the speedup the run achieved
+    /// over running the same transactions one after another (0 for an empty
+    /// block). Timing, so not reproducible; only ever a hint.
+    pub overlap_percent: u32,
 }
 
 /// Runs `txs` optimistically on `contention.threads` workers until every
@@ -156,13 +209,21 @@ pub(crate) fn run<S: StateView>(
         halted: AtomicBool::new(false),
         slots: txs.iter().map(|_| Mutex::new(Slot::Empty)).collect(),
         lazy: lazy_recipients(txs, env.proposer),
+        run_ns: txs.iter().map(|_| AtomicU64::new(0)).collect(),
+        useful_ns: AtomicU64::new(0),
+        started_at: Instant::now(),
     };
     let mut counters = Counters::default();
     for c in run_workers(contention.threads.max(1), |_| worker(&shared, env)) {
         counters.add(c);
     }
+    let useful_ns = shared.run_ns.iter().map(|ns| u128::from(ns.load(Ordering::Relaxed))).sum();
+    let elapsed_ns = shared.started_at.elapsed().as_nanos();
+    let progress = Progress { useful_ns, elapsed_ns, ..Default::default() };
+    let overlap_percent = u32::try_from(progress.overlap_percent()).unwrap_or(u32::MAX);
     let slots = shared.slots.into_vec().into_iter().map(Mutex::into_inner).collect();
-    EngineRun { slots, counters, mv: shared.mv, halted: shared.halted.into_inner() }
+    let halted = shared.halted.into_inner();
+    EngineRun { slots, counters, mv: shared.mv, halted, overlap_percent }
 }
 
 fn worker<'a, S: StateView>(shared: &'a Shared<'a, S>, env: &BlockEnv) -> Counters {
@@ -203,10 +264,24 @@ fn execute<'a, S: StateView>(
     let lazy = shared.lazy[tx];
     loop {
         let view = MvView::new(&shared.mv, shared.base, tx).with_lazy_recipient(lazy);
+        let started = Instant::now();
         let result = runner.run(view, &shared.txs[tx]);
+        // The last run of a transaction is its final one.
+        let took_ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let previous_ns = shared.run_ns[tx].swap(took_ns, Ordering::Relaxed);
+        // Replaces this transaction's earlier run in the sum (wrapping: the
+        // sum of the latest runs never underflows once both updates land).
+        let change_ns = took_ns.wrapping_sub(previous_ns);
+        let useful_ns =
+            shared.useful_ns.fetch_add(change_ns, Ordering::Relaxed).wrapping_add(change_ns);
         counters.executions += 1;
-        let executions = shared.executions.fetch_add(1, Ordering::Relaxed) + 1;
-        if shared.contention.hopeless(executions, shared.scheduler.started()) {
+        let progress = Progress {
+            executions: shared.executions.fetch_add(1, Ordering::Relaxed) + 1,
+            started: shared.scheduler.started(),
+            useful_ns: u128::from(useful_ns),
+            elapsed_ns: shared.started_at.elapsed().as_nanos(),
+        };
+        if shared.contention.hopeless(progress) {
             shared.halted.store(true, Ordering::Relaxed);
             return None;
         }
@@ -277,10 +352,33 @@ mod tests {
     #[test]
     fn contention_needs_the_window_and_more_executions_than_threads() {
         let check = Contention::new(2, true);
-        assert!(!check.hopeless(1000, CONTENTION_WINDOW_TXS - 1), "too early to judge");
-        assert!(!check.hopeless(2 * CONTENTION_WINDOW_TXS, CONTENTION_WINDOW_TXS));
-        assert!(check.hopeless(2 * CONTENTION_WINDOW_TXS + 1, CONTENTION_WINDOW_TXS));
-        assert!(!Contention::new(2, false).hopeless(usize::MAX, CONTENTION_WINDOW_TXS));
+        // Useful work at 150% of the wall-clock time: only executions decide.
+        let at = |executions, started| Progress {
+            executions,
+            started,
+            useful_ns: 1_500,
+            elapsed_ns: 1_000,
+        };
+        assert!(!check.hopeless(at(1000, CONTENTION_WINDOW_TXS - 1)), "too early to judge");
+        assert!(!check.hopeless(at(2 * CONTENTION_WINDOW_TXS, CONTENTION_WINDOW_TXS)));
+        assert!(check.hopeless(at(2 * CONTENTION_WINDOW_TXS + 1, CONTENTION_WINDOW_TXS)));
+        assert!(!Contention::new(2, false).hopeless(at(usize::MAX, CONTENTION_WINDOW_TXS)));
+    }
+
+    #[test]
+    fn contention_also_stops_a_run_that_does_not_overlap() {
+        let check = Contention::new(2, true);
+        let at = |useful_ns| Progress {
+            executions: CONTENTION_WINDOW_TXS,
+            started: CONTENTION_WINDOW_TXS,
+            useful_ns,
+            elapsed_ns: 1_000,
+        };
+        assert!(check.hopeless(at(999)), "less useful work than serial in the time");
+        assert!(!check.hopeless(at(1_000)));
+        let early = Progress { started: CONTENTION_WINDOW_TXS - 1, ..at(0) };
+        assert!(!check.hopeless(early), "too early to judge");
+        assert!(!Contention::new(2, false).hopeless(at(0)));
     }
 
     #[test]

@@ -200,6 +200,13 @@ pub struct ParallelStats {
     /// Transactions whose final run deferred a plain transfer's value
     /// credit (lazy credits to a recipient several transfers pay).
     pub deferred_credits: u64,
+    /// The optimistic run's overlap: the durations of every transaction's
+    /// final run summed, over the run's wall-clock time, in percent (about
+    /// the speedup it achieved over running the same transactions one after
+    /// another). A timing, so not reproducible: only [`schedule_for`] uses
+    /// it, as a hint. 0 when not measured, and when `sequential_bound_percent`
+    /// is 0 (the parallel paths forced).
+    pub overlap_percent: u32,
     /// Set when the outcome comes from serial execution.
     pub fallback: Option<Fallback>,
 }
@@ -281,7 +288,7 @@ fn execute<S: StateView>(
     }
     let enabled = config.sequential_bound_percent > 0;
     let run = engine::run(state, env, txs, engine::Contention::new(threads, enabled));
-    let EngineRun { slots, counters, mv, halted } = run;
+    let EngineRun { slots, counters, mv, halted, overlap_percent } = run;
     let credits = slots.iter().filter(|slot| slot.credit().is_some()).count();
     let mut stats = ParallelStats {
         threads,
@@ -291,6 +298,7 @@ fn execute<S: StateView>(
         validations: counters.validations,
         aborts: counters.aborts,
         deferred_credits: credits as u64,
+        overlap_percent: if enabled { overlap_percent } else { 0 },
         fallback: None,
     };
     if halted {

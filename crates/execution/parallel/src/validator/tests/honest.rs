@@ -132,12 +132,11 @@ proptest! {
     }
 }
 
-/// A graph that is one chain goes to the optimistic engine, which here
-/// finds the chain itself (one sender) and runs serially; a block of plain
-/// transfers runs serially on two threads whatever its graph. Either way
-/// the graph is judged.
+/// A graph that is one chain runs serially, and so does a block of plain
+/// transfers on two threads whatever its graph. Either way the graph is
+/// judged.
 #[test]
-fn a_chain_graph_runs_on_the_optimistic_engine_and_is_still_judged() {
+fn a_chain_graph_runs_serially_and_is_still_judged() {
     let state = base(2);
     let env = env(30_000_000);
     let config = ParallelConfig { threads: 2, min_txs_parallel: 1, ..ParallelConfig::default() };
