@@ -183,6 +183,8 @@ pub(crate) struct EngineRun {
     pub mv: MvMemory,
     /// The contention check stopped the run: the block must run serially.
     pub halted: bool,
+    /// How long each transaction's final run took, in nanoseconds.
+    pub run_ns: Vec<u64>,
     /// The durations of every transaction's final run summed, over the
     /// run's wall-clock time, in percent: about the speedup the run achieved
     /// over running the same transactions one after another (0 for an empty
@@ -223,7 +225,8 @@ pub(crate) fn run<S: StateView>(
     let overlap_percent = u32::try_from(progress.overlap_percent()).unwrap_or(u32::MAX);
     let slots = shared.slots.into_vec().into_iter().map(Mutex::into_inner).collect();
     let halted = shared.halted.into_inner();
-    EngineRun { slots, counters, mv: shared.mv, halted, overlap_percent }
+    let run_ns = shared.run_ns.into_vec().into_iter().map(AtomicU64::into_inner).collect();
+    EngineRun { slots, counters, mv: shared.mv, halted, overlap_percent, run_ns }
 }
 
 fn worker<'a, S: StateView>(shared: &'a Shared<'a, S>, env: &BlockEnv) -> Counters {

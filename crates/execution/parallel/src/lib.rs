@@ -234,6 +234,11 @@ pub struct ParallelOutcome {
     pub rejected: Vec<RejectedTx>,
     /// How it went.
     pub stats: ParallelStats,
+    /// How long each transaction's final run in the optimistic engine took,
+    /// in nanoseconds, indexed like the input (empty unless the engine ran
+    /// to the end with `sequential_bound_percent` above 0). A timing: a hint
+    /// for [`schedule_for`] only, like [`ParallelStats::overlap_percent`].
+    pub run_ns: Vec<u64>,
 }
 
 /// Leader path: executes `txs` on `state` in parallel, leaving out invalid
@@ -288,7 +293,8 @@ fn execute<S: StateView>(
     }
     let enabled = config.sequential_bound_percent > 0;
     let run = engine::run(state, env, txs, engine::Contention::new(threads, enabled));
-    let EngineRun { slots, counters, mv, halted, overlap_percent } = run;
+    let EngineRun { slots, counters, mv, halted, overlap_percent, run_ns } = run;
+    let run_ns = if enabled { run_ns } else { Vec::new() };
     let credits = slots.iter().filter(|slot| slot.credit().is_some()).count();
     let mut stats = ParallelStats {
         threads,
@@ -308,7 +314,7 @@ fn execute<S: StateView>(
     }
     match assemble(state, env, txs, assemble::Run { slots, mv: &mv }, policy, threads, None)? {
         Assembled::Outcome { outcome, included, rejected, .. } => {
-            Ok(ParallelOutcome { outcome, included, rejected, stats })
+            Ok(ParallelOutcome { outcome, included, rejected, stats, run_ns })
         }
         Assembled::Fallback(fallback) => {
             stats.fallback = Some(fallback);
@@ -420,5 +426,6 @@ pub(crate) fn serial<S: StateView>(
             Err(other) => return Err(other),
         }
     }
-    Ok(ParallelOutcome { outcome: executor.finish(), included, rejected, stats })
+    let run_ns = Vec::new();
+    Ok(ParallelOutcome { outcome: executor.finish(), included, rejected, stats, run_ns })
 }

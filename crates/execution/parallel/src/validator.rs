@@ -47,13 +47,14 @@ use crate::assemble::{self, assemble, Assembled, Policy};
 use crate::lazy::lazy_recipients;
 use crate::{
     cheap_block, execute_block_parallel, sequential_bound, serial, Fallback, ParallelConfig,
-    ParallelOutcome, ParallelStats, SEQUENTIAL_BOUND_PERCENT,
+    ParallelOutcome, ParallelStats,
 };
 use alloy_primitives::Address;
 use phalanx_core_types::{ReadWriteSet, RecoveredTx, StateView};
 use phalanx_execution_evm::{BlockEnv, BlockOutcome, ExecError};
 use phalanx_execution_schedule::{
-    BlockSchedule, Exempt, Insufficient, Schedule, ScheduleError, SCHEDULE_EDGES_MAX,
+    list_schedule_makespan, BlockSchedule, Exempt, Insufficient, Schedule, ScheduleError,
+    SCHEDULE_EDGES_MAX,
 };
 use run::ReadCheck;
 
@@ -247,13 +248,9 @@ pub fn execute_scheduled_bytes<S: StateView>(
 /// docs), so independent transactions stay independent. `Serial` when the
 /// leader's run fell back to serial execution (then nothing shows that no
 /// transaction reads the beneficiary, which a graph claims), and when the
-/// graph is nearly one chain (validators would run it serially) but the
-/// leader's optimistic run overlapped the transactions at least as much as
-/// [`SEQUENTIAL_BOUND_PERCENT`] asks of a graph
-/// ([`ParallelStats::overlap_percent`]): validators then run the block on the
-/// optimistic engine as well. Measured (`phalanx bench exec --conflict 1`):
-/// CPU-heavy calls ending on one hot slot ran at 1.5x on both engines that
-/// way, against 1.0x for validators following the chain.
+/// leader's optimistic run overlapped the transactions clearly more than
+/// validators following the graph could (see `optimistic_beats_graph`):
+/// validators then run the block on the optimistic engine as well.
 pub fn schedule_for(
     outcome: &ParallelOutcome,
     candidates: &[RecoveredTx],
@@ -269,15 +266,39 @@ pub fn schedule_for(
         // No validator would decode it.
         return BlockSchedule::Serial;
     }
-    let chain = sequential_bound(&graph, stats.threads, SEQUENTIAL_BOUND_PERCENT).is_some();
-    if chain && stats.overlap_percent >= SEQUENTIAL_BOUND_PERCENT {
-        // Validators would run this graph serially, while the optimistic
-        // run overlapped its dependent transactions (their conflicting
-        // accesses come late, e.g. heavy calls ending on one hot slot):
-        // without a graph, validators run the optimistic engine too.
+    if optimistic_beats_graph(outcome, &graph) {
+        // Without a graph, validators run the optimistic engine too.
         return BlockSchedule::Serial;
     }
     BlockSchedule::Graph(graph)
+}
+
+/// How far the leader's optimistic run must outdo a graph's bound, in
+/// percent of it, before the leader publishes no graph: following a graph
+/// costs less per transaction than speculating (no validation, no
+/// re-execution), so a near tie goes to the graph.
+const OPTIMISTIC_MARGIN_PERCENT: u128 = 115;
+
+/// Whether the leader's optimistic run overlapped the block's transactions
+/// clearly more than validators following `graph` could: the graph's
+/// list-scheduled speedup on the run's threads, each transaction weighted
+/// by its final run's duration, times [`OPTIMISTIC_MARGIN_PERCENT`], below
+/// [`ParallelStats::overlap_percent`]. Dependent transactions whose
+/// conflicting access comes late (heavy calls ending on one hot slot)
+/// overlap under speculation but must run one after another by a graph.
+/// Measured (`phalanx bench exec --conflict 1`): CPU-heavy calls on one hot
+/// key ran at 1.5× on both engines without a graph, against 1.0× for
+/// validators following the chain.
+fn optimistic_beats_graph(outcome: &ParallelOutcome, graph: &Schedule) -> bool {
+    if outcome.run_ns.is_empty() || graph.tx_count() == 0 {
+        return false;
+    }
+    let weights: Vec<u64> = outcome.included.iter().map(|&i| outcome.run_ns[i].max(1)).collect();
+    let total: u128 = weights.iter().map(|&w| u128::from(w)).sum();
+    let threads = outcome.stats.threads.max(1);
+    let makespan = u128::from(list_schedule_makespan(graph, &weights, threads).max(1));
+    let graph_percent = total * 100 / makespan;
+    u128::from(outcome.stats.overlap_percent) * 100 > graph_percent * OPTIMISTIC_MARGIN_PERCENT
 }
 
 /// The dependency graph of `block`'s read/write sets `rw_sets` (serial

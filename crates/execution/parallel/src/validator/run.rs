@@ -50,11 +50,16 @@ pub(crate) struct Run {
     pub mv: MvMemory,
 }
 
-/// The ready queue: transactions whose dependencies have all finished, lowest
-/// index first (it unblocks the most work), and the counters behind it.
+/// The ready queue: transactions whose dependencies have all finished, and
+/// the counters behind it. The longest chain of dependents goes first (list
+/// scheduling by critical path: a chain left for last runs alone at the end
+/// while the other threads idle), the lowest index among equals.
 #[derive(Debug)]
 struct Queue {
-    ready: BinaryHeap<Reverse<usize>>,
+    ready: BinaryHeap<(u32, Reverse<usize>)>,
+    /// Each transaction's priority: the longest chain of transactions
+    /// depending on it, itself included.
+    levels: Vec<u32>,
     /// Unfinished direct dependencies of each transaction.
     pending: Vec<u32>,
     finished: usize,
@@ -90,15 +95,22 @@ pub(crate) fn run<S: StateView>(
     assert_eq!(schedule.tx_count(), txs.len(), "schedule and block sizes differ");
     let threads = worker_count(threads, txs.len());
     let pending: Vec<u32> = schedule.iter().map(|(_, deps)| deps.len() as u32).collect();
-    let ready = pending.iter().enumerate().filter(|(_, &p)| p == 0).map(|(i, _)| Reverse(i));
+    let dependents = schedule.dependents();
+    let levels = chain_levels(&dependents);
+    let ready = pending
+        .iter()
+        .enumerate()
+        .filter(|(_, &p)| p == 0)
+        .map(|(i, _)| (levels[i], Reverse(i)))
+        .collect();
     let shared = Shared {
         base,
         txs,
         lazy,
-        dependents: schedule.dependents(),
+        dependents,
         mv: MvMemory::new(txs.len()),
         slots: txs.iter().map(|_| Mutex::new(Slot::Empty)).collect(),
-        queue: Mutex::new(Queue { ready: ready.collect(), pending, finished: 0, abandoned: false }),
+        queue: Mutex::new(Queue { ready, levels, pending, finished: 0, abandoned: false }),
         wake: Condvar::new(),
     };
     let mut executions = 0;
@@ -111,6 +123,18 @@ pub(crate) fn run<S: StateView>(
     }
     let slots = shared.slots.into_vec().into_iter().map(Mutex::into_inner).collect();
     Run { slots, executions, check, mv: shared.mv }
+}
+
+/// For each transaction, the longest chain of transactions depending on it
+/// (transitively), itself included, from the graph's `dependents` lists
+/// (which point forwards, so one backward pass suffices).
+fn chain_levels(dependents: &[Vec<u32>]) -> Vec<u32> {
+    let mut levels = vec![1u32; dependents.len()];
+    for tx in (0..dependents.len()).rev() {
+        let longest = dependents[tx].iter().map(|&d| levels[d as usize]).max().unwrap_or(0);
+        levels[tx] = 1 + longest;
+    }
+    levels
 }
 
 /// The workers a run of `tx_count` transactions uses when asked for `threads`.
@@ -187,7 +211,7 @@ fn worker<'a, S: StateView>(
 fn next_ready<S: StateView>(shared: &Shared<'_, S>) -> Option<usize> {
     let mut queue = shared.queue.lock();
     loop {
-        if let Some(Reverse(tx)) = queue.ready.pop() {
+        if let Some((_, Reverse(tx))) = queue.ready.pop() {
             return Some(tx);
         }
         if queue.finished == shared.txs.len() || queue.abandoned {
@@ -239,7 +263,8 @@ fn finish<S: StateView>(shared: &Shared<'_, S>, tx: usize) {
         let dependent = dependent as usize;
         queue.pending[dependent] -= 1;
         if queue.pending[dependent] == 0 {
-            queue.ready.push(Reverse(dependent));
+            let level = queue.levels[dependent];
+            queue.ready.push((level, Reverse(dependent)));
             woken += 1;
         }
     }
@@ -249,5 +274,18 @@ fn finish<S: StateView>(shared: &Shared<'_, S>, tx: usize) {
         for _ in 0..woken {
             shared.wake.notify_one();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use phalanx_execution_schedule::Schedule;
+
+    #[test]
+    fn chain_levels_count_the_longest_chain_of_dependents() {
+        // 0 <- 1 <- 3, 0 <- 2, 4 alone.
+        let graph = Schedule::from_deps(&[vec![], vec![0], vec![0], vec![1], vec![]]).unwrap();
+        assert_eq!(chain_levels(&graph.dependents()), vec![3, 2, 1, 1, 1]);
     }
 }
