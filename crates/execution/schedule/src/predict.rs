@@ -155,7 +155,10 @@ struct ContractState {
 /// each contract whose keys it touches, and (for a wildcard) on every
 /// earlier toucher of that contract since its previous wildcard.
 pub fn predict(txs: &[StaticTxInfo]) -> Schedule {
-    let mut last: HashMap<StaticKey, u32> = HashMap::default();
+    // About two keys per transaction (sender, recipient or token balance):
+    // sized once instead of rehashing block-sized tables as they grow.
+    let mut last: HashMap<StaticKey, u32> =
+        HashMap::with_capacity_and_hasher(2 * txs.len(), Default::default());
     let mut contracts: HashMap<Address, ContractState> = HashMap::default();
     let mut schedule = Schedule::with_capacity(txs.len(), txs.len());
     let mut deps = Vec::new();

@@ -235,3 +235,35 @@ fn only_blocks_of_plain_transfers_count_as_cheap() {
         None
     );
 }
+
+proptest::proptest! {
+    /// The Graham shortcut in `sequential_bound` never decides differently
+    /// from simulating the list schedule.
+    #[test]
+    fn sequential_bound_shortcut_agrees_with_the_simulation(
+        lists in proptest::collection::vec(proptest::collection::vec(0u32..64, 0..4), 1..64),
+        threads in 2usize..9,
+        min_percent in 100u32..200,
+    ) {
+        // Keep only edges to earlier transactions, deduplicated and sorted.
+        let lists: Vec<Vec<u32>> = lists
+            .iter()
+            .enumerate()
+            .map(|(i, deps)| {
+                let mut deps: Vec<u32> = deps.iter().copied().filter(|&d| (d as usize) < i).collect();
+                deps.sort_unstable();
+                deps.dedup();
+                deps
+            })
+            .collect();
+        let graph = phalanx_execution_schedule::Schedule::from_deps(&lists).unwrap();
+        let n = graph.tx_count();
+        let makespan =
+            phalanx_execution_schedule::list_schedule_makespan(&graph, &vec![1; n], threads).max(1);
+        let simulated = (n * 100 / makespan as usize) < min_percent as usize;
+        proptest::prop_assert_eq!(
+            crate::sequential_bound(&graph, threads, min_percent).is_some(),
+            simulated
+        );
+    }
+}
