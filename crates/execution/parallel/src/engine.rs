@@ -3,7 +3,7 @@
 //! defers the beneficiary's fee, and plain transfers to accounts without
 //! code deferring their value credit (`lazy.rs`).
 
-use crate::lazy::{defer_credit, lazy_recipients, Credit};
+use crate::lazy::{defer_credit, Credit};
 use crate::mv::MvMemory;
 use crate::pool::run_workers;
 use crate::scheduler::{Scheduler, Task, Version};
@@ -47,6 +47,26 @@ impl Slot {
             Slot::Done(TxOutcome::Executed(executed))
             | Slot::Credited(TxOutcome::Executed(executed), _) => &executed.delta,
             _ => &NOTHING,
+        }
+    }
+
+    /// The slot of `tx`'s run that produced `outcome` over `view`, a view
+    /// made with the lazy recipient `lazy`: its credit deferred if the view
+    /// hid the recipient's balance, `Failed` if the run then was not the
+    /// plain credit it looked like (serial execution decides). Shared by
+    /// the optimistic and the scheduled engines.
+    pub(crate) fn ran<S: StateView>(
+        outcome: TxOutcome,
+        lazy: Option<Address>,
+        view: Option<&MvView<'_, S>>,
+        tx: &RecoveredTx,
+    ) -> Slot {
+        match lazy.filter(|_| view.is_some_and(MvView::lazy_used)) {
+            None => Slot::Done(outcome),
+            Some(recipient) => match defer_credit(outcome, recipient, tx.tx.value()) {
+                Some((outcome, credit)) => Slot::Credited(outcome, credit),
+                None => Slot::Failed,
+            },
         }
     }
 
@@ -194,13 +214,16 @@ pub(crate) struct EngineRun {
 
 /// Runs `txs` optimistically on `contention.threads` workers until every
 /// transaction is executed and validated, or until the contention check
-/// finds the run hopeless.
+/// finds the run hopeless. `lazy` holds each transaction's recipient whose
+/// value credit it may defer ([`lazy_recipients`] of `txs`).
 pub(crate) fn run<S: StateView>(
     base: &S,
     env: &BlockEnv,
     txs: &[RecoveredTx],
+    lazy: Vec<Option<Address>>,
     contention: Contention,
 ) -> EngineRun {
+    debug_assert_eq!(lazy.len(), txs.len(), "one lazy recipient slot per transaction");
     let shared = Shared {
         base,
         txs,
@@ -210,7 +233,7 @@ pub(crate) fn run<S: StateView>(
         executions: AtomicUsize::new(0),
         halted: AtomicBool::new(false),
         slots: txs.iter().map(|_| Mutex::new(Slot::Empty)).collect(),
-        lazy: lazy_recipients(txs, env.proposer),
+        lazy,
         run_ns: txs.iter().map(|_| AtomicU64::new(0)).collect(),
         useful_ns: AtomicU64::new(0),
         started_at: Instant::now(),
@@ -219,7 +242,7 @@ pub(crate) fn run<S: StateView>(
     for c in run_workers(contention.threads.max(1), |_| worker(&shared, env)) {
         counters.add(c);
     }
-    let useful_ns = shared.run_ns.iter().map(|ns| u128::from(ns.load(Ordering::Relaxed))).sum();
+    let useful_ns = u128::from(shared.useful_ns.into_inner());
     let elapsed_ns = shared.started_at.elapsed().as_nanos();
     let progress = Progress { useful_ns, elapsed_ns, ..Default::default() };
     let overlap_percent = u32::try_from(progress.overlap_percent()).unwrap_or(u32::MAX);
@@ -298,16 +321,7 @@ fn execute<'a, S: StateView>(
                 }
                 continue;
             }
-            Ok(outcome) => match lazy.filter(|_| runner.view().is_some_and(MvView::lazy_used)) {
-                None => Slot::Done(outcome),
-                Some(recipient) => {
-                    let value = shared.txs[tx].tx.value();
-                    match defer_credit(outcome, recipient, value) {
-                        Some((outcome, credit)) => Slot::Credited(outcome, credit),
-                        None => Slot::Failed,
-                    }
-                }
-            },
+            Ok(outcome) => Slot::ran(outcome, lazy, runner.view(), &shared.txs[tx]),
             Err(_) => Slot::Failed,
         };
         let wrote_new_location =
@@ -349,6 +363,7 @@ fn validate<S: StateView>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lazy::lazy_recipients;
     use crate::tests::{blocks::base, env, key, transfer};
     use alloy_primitives::Address;
 
@@ -392,12 +407,13 @@ mod tests {
         // Zero threads' worth of executions allowed: the check fires as
         // soon as the window has started (one worker runs it).
         let check = Contention { threads: 0, enabled: true };
-        let run = run(&state, &env(30_000_000), &txs, check);
+        let lazy = lazy_recipients(&txs, env(30_000_000).proposer);
+        let run = run(&state, &env(30_000_000), &txs, lazy.clone(), check);
         assert!(run.halted);
         let executed = run.counters.executions as usize;
         assert!((CONTENTION_WINDOW_TXS..txs.len()).contains(&executed), "{executed}");
         // Without the check the same block runs to the end.
-        let run = super::run(&state, &env(30_000_000), &txs, Contention::new(1, false));
+        let run = super::run(&state, &env(30_000_000), &txs, lazy, Contention::new(1, false));
         assert!(!run.halted);
         assert!(run.slots.iter().all(|slot| matches!(slot, Slot::Done(_) | Slot::Credited(..))));
     }

@@ -285,14 +285,16 @@ fn execute<S: StateView>(
     }
     let threads = config.threads.max(1);
     let bound = config.sequential_bound_percent;
-    let fallback = predicted_sequential(txs, env.proposer, threads, bound)
+    // One pass for the static prediction and the engine's lazy credits.
+    let lazy = lazy::lazy_recipients(txs, env.proposer);
+    let fallback = predicted_sequential(txs, &lazy, threads, bound)
         .or_else(|| cheap_block(txs, threads, bound));
     if let Some(fallback) = fallback {
         let stats = ParallelStats { fallback: Some(fallback), ..Default::default() };
         return serial(state, env, txs, policy, stats);
     }
     let enabled = config.sequential_bound_percent > 0;
-    let run = engine::run(state, env, txs, engine::Contention::new(threads, enabled));
+    let run = engine::run(state, env, txs, lazy, engine::Contention::new(threads, enabled));
     let EngineRun { slots, counters, mv, halted, overlap_percent, run_ns } = run;
     let run_ns = if enabled { run_ns } else { Vec::new() };
     let credits = slots.iter().filter(|slot| slot.credit().is_some()).count();
@@ -333,16 +335,15 @@ fn execute<S: StateView>(
 /// but never invents a chain.
 fn predicted_sequential(
     txs: &[RecoveredTx],
-    beneficiary: Address,
+    lazy: &[Option<Address>],
     threads: usize,
     min_percent: u32,
 ) -> Option<Fallback> {
     if threads <= 1 || min_percent == 0 {
         return None;
     }
-    let lazy = lazy::lazy_recipients(txs, beneficiary);
     let infos: Vec<StaticTxInfo> =
-        txs.iter().zip(lazy).map(|(tx, lazy)| certain_static_info(tx, lazy)).collect();
+        txs.iter().zip(lazy).map(|(tx, lazy)| certain_static_info(tx, *lazy)).collect();
     sequential_bound(&predict(&infos), threads, min_percent)
 }
 

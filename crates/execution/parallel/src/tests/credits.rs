@@ -11,7 +11,9 @@ use phalanx_core_types::{Account, ReadKey};
 /// Which transactions' final runs deferred their credit, from a two-thread
 /// optimistic run of the engine.
 fn credited(state: &MemoryState, txs: &[RecoveredTx]) -> Vec<bool> {
-    let run = run(state, &env(30_000_000), txs, Contention::new(2, false));
+    let env = env(30_000_000);
+    let lazy = crate::lazy::lazy_recipients(txs, env.proposer);
+    let run = run(state, &env, txs, lazy, Contention::new(2, false));
     run.slots.iter().map(|slot| matches!(slot, Slot::Credited(..))).collect()
 }
 

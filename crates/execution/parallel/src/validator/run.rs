@@ -8,11 +8,9 @@
 use super::check::{stale_read, StaleRead};
 use super::Judged;
 use crate::engine::Slot;
-use crate::lazy::defer_credit;
 use crate::mv::MvMemory;
 use crate::pool::run_workers;
 use crate::view::MvView;
-use alloy_consensus::Transaction as _;
 use alloy_primitives::Address;
 use parking_lot::{Condvar, Mutex};
 use phalanx_core_types::{RecoveredTx, StateView};
@@ -234,14 +232,7 @@ fn execute<'a, S: StateView>(
     let lazy = shared.lazy[tx];
     let view = MvView::new(&shared.mv, shared.base, tx).with_lazy_recipient(lazy);
     let slot = match runner.run(view, &shared.txs[tx]) {
-        Ok(outcome) => match lazy.filter(|_| runner.view().is_some_and(MvView::lazy_used)) {
-            None => Slot::Done(outcome),
-            Some(recipient) => match defer_credit(outcome, recipient, shared.txs[tx].tx.value()) {
-                Some((outcome, credit)) => Slot::Credited(outcome, credit),
-                // Not the plain credit it looked like: serial execution decides.
-                None => Slot::Failed,
-            },
-        },
+        Ok(outcome) => Slot::ran(outcome, lazy, runner.view(), &shared.txs[tx]),
         // A base read or revm failed: the caller re-executes the block
         // serially, which reports the error in block order if it is real.
         Err(_) => Slot::Failed,

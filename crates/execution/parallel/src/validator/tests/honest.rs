@@ -140,22 +140,21 @@ fn a_chain_graph_runs_serially_and_is_still_judged() {
     let state = base(2);
     let env = env(30_000_000);
     let config = ParallelConfig { threads: 2, min_txs_parallel: 1, ..ParallelConfig::default() };
+    // Leads `txs`, validates the block serially by its graph with the
+    // given fallback, and returns the block and its schedule.
+    let judged_serially = |txs: &[RecoveredTx], expected: Fallback| {
+        let (block, schedule) = lead(&state, &env, txs);
+        let out = execute_scheduled(&state, &env, &block, &schedule, &config).unwrap();
+        assert_eq!(out.outcome, serial(&state, &env, &block));
+        assert_eq!(out.verdict, ScheduleVerdict::Followed);
+        assert_eq!(out.stats.fallback.and_then(|s| s.fallback), Some(expected));
+        (block, schedule)
+    };
     let plain: Vec<_> = (0..40).map(|n| transfer(&key(1), n, key(2).address(), 7)).collect();
-    let (plain, schedule) = lead(&state, &env, &plain);
-    let out = execute_scheduled(&state, &env, &plain, &schedule, &config).unwrap();
-    assert_eq!(out.outcome, serial(&state, &env, &plain));
-    assert_eq!(out.verdict, ScheduleVerdict::Followed);
-    let fallback = out.stats.fallback.and_then(|s| s.fallback);
-    assert_eq!(fallback, Some(Fallback::CheapTransactions { plain_percent: 100 }));
-
+    judged_serially(&plain, Fallback::CheapTransactions { plain_percent: 100 });
     let call = |n| tx(&key(1), n, TxKind::Call(counter()), 0, Bytes::new(), 100_000, 2);
-    let block: Vec<_> = (0..40).map(call).collect();
-    let (block, schedule) = lead(&state, &env, &block);
-    let out = execute_scheduled(&state, &env, &block, &schedule, &config).unwrap();
-    assert_eq!(out.outcome, serial(&state, &env, &block));
-    assert_eq!(out.verdict, ScheduleVerdict::Followed);
-    let fallback = out.stats.fallback.and_then(|s| s.fallback);
-    assert_eq!(fallback, Some(Fallback::Sequential { bound_percent: 100 }));
+    let calls: Vec<_> = (0..40).map(call).collect();
+    let (block, schedule) = judged_serially(&calls, Fallback::Sequential { bound_percent: 100 });
     // A chain that skips one needed edge is still caught.
     let BlockSchedule::Graph(graph) = &schedule else { panic!("leader published {schedule:?}") };
     let mut lists = lists(graph);
