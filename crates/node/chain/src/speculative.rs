@@ -8,9 +8,10 @@
 //! changes of the uncommitted ancestors, oldest first.
 //!
 //! **Invariant:** a speculative block's header has exactly the fields the same
-//! block will have when committed: its state root is computed from the merged
-//! changes of its uncommitted ancestors and itself
-//! (`Store::speculative_root`), and a state root depends only on the state.
+//! block will have when committed: its state is prepared on the head and its
+//! uncommitted ancestors' prepared states (`Store::prepare_state_on`), which
+//! gives the root of the merged changes of its ancestors and itself, and a
+//! state root depends only on the state.
 
 use crate::chain::ChainError;
 use alloy_primitives::{Address, B256};
@@ -57,8 +58,9 @@ pub struct ExecutedBlock {
     /// `rejected`). Validators need it to know the block's transactions
     /// before executing them. Empty for blocks from `execute_block`.
     pub left_out: Vec<usize>,
-    /// The state prepared for committing, when the block was built directly on
-    /// the committed head (saves recomputing it if the head has not moved).
+    /// The state prepared for committing, on the head and the block's
+    /// uncommitted ancestors: committed as it is once its parent is the
+    /// head, and the layer its descendants' states are prepared on.
     pub(crate) prepared: Option<PreparedState>,
 }
 

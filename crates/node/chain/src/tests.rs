@@ -1,6 +1,6 @@
 //! Chain service tests on a real RocksDB in a temporary directory.
 
-use crate::{Chain, ExecutionSettings, NodeConfig, PoolSettings, ProducerConfig};
+use crate::{Chain, ExecutedBlock, ExecutionSettings, NodeConfig, PoolSettings, ProducerConfig};
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
 use alloy_eips::eip2718::Encodable2718;
 use alloy_network::TxSignerSync;
@@ -182,24 +182,7 @@ fn blocks_built_on_speculative_parents_commit_with_the_same_headers() {
     use crate::{BlockSpec, SpecTree};
     let f = fixture();
     let mut tree = SpecTree::new();
-    let mut parent = f.chain.head_hash();
-    let mut built = Vec::new();
-    // Three blocks, each on the previous uncommitted one (chained HotStuff's pipeline).
-    for height in 1..=3u64 {
-        let txs = vec![recovered(&transfer(&f.signer, height - 1, 1000, 21_000))];
-        let spec = BlockSpec {
-            parent_hash: parent,
-            view: height,
-            proposer: Address::repeat_byte(0xaa),
-            timestamp: 10 + height,
-        };
-        let executed = Arc::new(f.chain.build_block(&tree, spec, txs).unwrap());
-        assert_eq!(executed.block.header.height, height);
-        assert_eq!(executed.included.len(), 1);
-        parent = executed.hash();
-        tree.insert(Arc::clone(&executed)).unwrap();
-        built.push(executed);
-    }
+    let built = build_chain(&f, &mut tree, 3);
     // A competing fork at height 2: same parent, different transaction set.
     let fork_spec = BlockSpec {
         parent_hash: built[0].hash(),
@@ -253,4 +236,45 @@ fn blocks_built_on_speculative_parents_commit_with_the_same_headers() {
         f.chain.build_block(&tree, unknown, vec![]),
         Err(crate::ChainError::UnknownParent { .. })
     ));
+}
+
+/// `count` blocks of one transfer each, each built on the previous
+/// uncommitted one (chained HotStuff's pipeline) and held in `tree`.
+fn build_chain(f: &Fixture, tree: &mut crate::SpecTree, count: u64) -> Vec<Arc<ExecutedBlock>> {
+    let mut parent = f.chain.head_hash();
+    let mut built = Vec::new();
+    for height in 1..=count {
+        let txs = vec![recovered(&transfer(&f.signer, height - 1, 1000, 21_000))];
+        let spec = crate::BlockSpec {
+            parent_hash: parent,
+            view: height,
+            proposer: Address::repeat_byte(0xaa),
+            timestamp: 10 + height,
+        };
+        let executed = Arc::new(f.chain.build_block(tree, spec, txs).unwrap());
+        assert_eq!(executed.block.header.height, height);
+        assert_eq!(executed.included.len(), 1);
+        // Prepared on its parent, whether committed or not.
+        let prepared = executed.prepared.as_ref().expect("every block keeps its prepared state");
+        assert_eq!((prepared.height(), prepared.base()), (height, Some(parent)));
+        parent = executed.hash();
+        tree.insert(Arc::clone(&executed)).unwrap();
+        built.push(executed);
+    }
+    built
+}
+
+#[test]
+fn speculative_blocks_commit_their_chained_prepared_states() {
+    let f = fixture();
+    let mut tree = crate::SpecTree::new();
+    let built = build_chain(&f, &mut tree, 3);
+    drop(tree);
+    for executed in built {
+        let executed = Arc::try_unwrap(executed).expect("the tree is gone");
+        let header = executed.block.header.clone();
+        f.chain.commit_executed(executed, None).unwrap();
+        assert_eq!(f.chain.store().header_by_height(header.height).unwrap(), Some(header));
+    }
+    assert!(f.chain.store().verify_chain(&mut |_| {}).unwrap().is_ok());
 }

@@ -1,17 +1,20 @@
 //! The driver task: owns the [`Replica`], performs its actions in order and
 //! feeds it network messages, timer expiries and execution results.
 
+use crate::attest::Checked;
 use crate::batches::BatchStore;
 use crate::certified_file::CertifiedStore;
 use crate::extra::ProposalExtra;
 use crate::safety_file;
+use crate::senders::Attestations;
 use crate::wire::{encode_certificate, Batch, WireMsg, BATCHES_PER_RESPONSE_MAX};
 use crate::worker::{Done, Job};
 use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::B256;
 use phalanx_consensus_core::{
-    Action, Block, BlockId, BlockProposalBody, BlockRef, CertifiedBlock, Event, Evidence, Message,
-    Replica, ValidatorIndex, ValidatorSet, View, MAX_BLOCKS_PER_RESPONSE, MAX_PAYLOAD_DIGESTS,
+    Action, Block, BlockId, BlockProposalBody, BlockRef, CertifiedBlock, Ed25519Signer, Event,
+    Evidence, Message, Replica, ValidatorIndex, ValidatorSet, View, MAX_BLOCKS_PER_RESPONSE,
+    MAX_PAYLOAD_DIGESTS,
 };
 use phalanx_network_tcp::{Inbound, NetworkHandle};
 use phalanx_node_chain::{unix_seconds, BlockSpec, Chain, ChainError};
@@ -55,6 +58,10 @@ pub struct DriverMetrics {
     pub batches_refused: u64,
     /// Blocks committed.
     pub committed: u64,
+    /// Batches whose senders f + 1 peers' acks settled.
+    pub batches_attested: u64,
+    /// Senders acks refused (unknown signer or bad signature).
+    pub acks_refused: u64,
 }
 
 /// Static settings of the driver.
@@ -95,6 +102,14 @@ pub struct Driver {
     pub(crate) local: VecDeque<Event>,
     pub(crate) committed_height: u64,
     pub(crate) metrics: DriverMetrics,
+    /// Settled and pending batch senders (`senders.rs`).
+    pub(crate) attested: Attestations,
+    /// Signs this node's senders acks.
+    pub(crate) signer: Ed25519Signer,
+    /// Where blocking batch checks report ([`Checked`]).
+    pub(crate) checked_tx: mpsc::Sender<Checked>,
+    /// Batch checks running.
+    pub(crate) checks_in_flight: usize,
 }
 
 fn fatal(reason: String) -> ChainError {
@@ -108,6 +123,7 @@ impl Driver {
         mut self,
         mut inbound: mpsc::Receiver<Inbound>,
         mut done: mpsc::Receiver<Done>,
+        mut checked: mpsc::Receiver<Checked>,
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<(), ChainError> {
         let mut tick = tokio::time::interval(std::time::Duration::from_millis(
@@ -142,6 +158,7 @@ impl Driver {
                         self.dispatch(Event::TimerFired { view }).await?;
                     }
                 }
+                Some(result) = checked.recv() => self.on_checked(result),
                 msg = inbound.recv() => match msg {
                     Some(msg) => self.on_inbound(msg).await?,
                     None => return Ok(()),
@@ -269,6 +286,7 @@ impl Driver {
             payload.push(digest);
             batches.push(Arc::clone(batch));
         }
+        let senders = self.settled_senders(&payload);
         if payload.is_empty() && ordered.is_empty() && !force {
             // Nothing to order or to push to commit: pace the idle chain
             // instead of writing empty blocks as fast as the network allows.
@@ -280,7 +298,7 @@ impl Driver {
         let me = self.replica.me();
         let proposer = self.validators.address(me).expect("own index is in the set");
         let spec = BlockSpec { parent_hash, view, proposer, timestamp: unix_seconds() };
-        self.submit(Job::Build { view, spec, payload, batches }).await
+        self.submit(Job::Build { view, spec, payload, batches, senders }).await
     }
 
     /// Builds a postponed proposal once batches arrived or its delay passed.
@@ -351,6 +369,7 @@ impl Driver {
             return Ok(());
         }
         let extra = block.extra.clone();
+        let senders = self.settled_senders(&block.payload);
         let info = BlockInfo {
             hash: B256::ZERO,
             height: block.height,
@@ -359,7 +378,7 @@ impl Driver {
         };
         self.executing.insert(id, info);
         let spec = BlockSpec { parent_hash, view: block.view, proposer, timestamp };
-        self.submit(Job::Execute { block_id: id, spec, batches, extra }).await
+        self.submit(Job::Execute { block_id: id, spec, batches, senders, extra }).await
     }
 
     async fn commit(&mut self, blocks: Vec<CertifiedBlock>) -> Result<(), ChainError> {
@@ -446,9 +465,15 @@ impl Driver {
         match msg {
             WireMsg::Consensus(msg) => self.dispatch(Event::Message { from, msg }).await?,
             WireMsg::Batch(batch) => {
+                let digest = batch.digest();
                 self.add_batches(vec![batch]);
+                let unsettled = self.attested.senders(&digest).is_none();
+                if let Some(batch) = self.batches.get(&digest).filter(|_| unsettled).cloned() {
+                    self.check_batch(from, digest, batch);
+                }
                 self.flush_local().await?;
             }
+            WireMsg::SendersAck(ack) => self.on_senders_ack(from, ack),
             WireMsg::BatchResponse(batches) => {
                 self.add_batches(batches);
                 self.flush_local().await?;
@@ -555,12 +580,14 @@ impl Driver {
         }
         let batch = Batch { txs: txs.iter().map(|t| t.tx.encoded_2718()).collect() };
         let wire = WireMsg::Batch(batch.clone()).encode();
-        if self.batches.insert(batch).is_none() {
+        let Some(digest) = self.batches.insert(batch) else {
             self.metrics.batches_refused += 1;
             return;
-        }
+        };
         self.batched.extend(txs.iter().map(|t| t.hash));
         let _ = self.net.broadcast(wire);
+        // After the batch, so that peers usually hold it when the ack lands.
+        self.ack_own_batch(digest, txs.iter().map(|t| t.sender).collect());
     }
 
     fn retry_fetches(&mut self) {

@@ -22,6 +22,11 @@
 //!   hash (which commits to state, receipts and schedule) and `extra`
 //!   ([`extra::ProposalExtra`]) holds the timestamp, the positions of the
 //!   candidates the leader left out, and the block's schedule.
+//! * **Attested senders** ([`senders`]): a batch's author and the f
+//!   validators after it sign the list of the batch's transaction senders
+//!   they recovered; a node holding f + 1 agreeing signatures takes the
+//!   senders from the list instead of recovering them (the largest share of
+//!   a validator's CPU), and recovers them itself otherwise.
 //! * **Parallel execution**: the leader executes the candidates with the
 //!   optimistic parallel executor and publishes the dependency graph it
 //!   observed; replicas fetch missing batches (from the proposer, then
@@ -40,12 +45,14 @@
 //!   remembered transaction hashes, decoded list lengths; maps are pruned
 //!   below the committed height; undecodable peer messages are counted and dropped.
 
+mod attest;
 mod batches;
 mod certified_file;
 mod driver;
 pub mod extra;
 mod producer;
 mod safety_file;
+pub mod senders;
 pub mod wire;
 mod worker;
 

@@ -5,6 +5,7 @@ use crate::batches::BatchStore;
 use crate::certified_file::{self, CertifiedStore};
 use crate::driver::{BlockInfo, Driver, DriverMetrics, DriverSettings};
 use crate::safety_file;
+use crate::senders::{Attestations, SENDERS_HELD_MAX};
 use crate::wire::decode_certificate;
 use crate::worker::Worker;
 use alloy_primitives::B256;
@@ -200,7 +201,7 @@ impl ConsensusProducer {
             .map_err(|e| start_err(e.to_string()))?;
         let mut net_config = NetConfig::new(
             u32::from(self.me.0),
-            self.signing_key,
+            self.signing_key.clone(),
             self.peers,
             listen,
             self.chain_id,
@@ -210,8 +211,12 @@ impl ConsensusProducer {
             .map_err(|e| start_err(format!("consensus network: {e}")))?;
         let (jobs_tx, jobs_rx) = mpsc::channel(JOBS_MAX);
         let (done_tx, done_rx) = mpsc::channel(DONE_MAX);
+        // Never full: at most CHECKS_IN_FLIGHT_MAX checks run at once.
+        let (checked_tx, checked_rx) = mpsc::channel(crate::attest::CHECKS_IN_FLIGHT_MAX);
         let worker = Worker::new(Arc::clone(&chain));
         let worker = tokio::task::spawn_blocking(move || worker.run(jobs_rx, done_tx));
+        let max_faulty = self.validators.max_faulty();
+        let signing_key = self.signing_key;
         let (root_id, root_info) = self.root;
         let committed_height = root_info.height;
         // The recovered certified blocks are re-executed: their batches must be held.
@@ -238,8 +243,12 @@ impl ConsensusProducer {
             local: VecDeque::new(),
             committed_height,
             metrics: DriverMetrics::default(),
+            attested: Attestations::new(max_faulty, SENDERS_HELD_MAX),
+            signer: Ed25519Signer::new(signing_key),
+            checked_tx,
+            checks_in_flight: 0,
         };
-        let result = driver.run(inbound, done_rx, shutdown).await;
+        let result = driver.run(inbound, done_rx, checked_rx, shutdown).await;
         net.shutdown().await;
         // The driver dropped the job sender: the worker finishes its queue and stops.
         let worker_result =

@@ -4,11 +4,13 @@
 //! EIP-2718 transactions. Every list and length is capped before anything is
 //! allocated, and every decoding error is a value, never a panic.
 
-use alloy_primitives::{keccak256, B256};
+use crate::senders::SendersAck;
+use alloy_primitives::{keccak256, Address, B256};
+use ed25519_dalek::Signature;
 use phalanx_consensus_core::codec::{Decode, Reader};
 use phalanx_consensus_core::{
     decode_message, encode_message, BlockResponse, CertifiedBlock, DecodeError, Message,
-    MAX_BLOCKS_PER_RESPONSE,
+    ValidatorIndex, MAX_BLOCKS_PER_RESPONSE,
 };
 
 /// Most transactions one batch may carry.
@@ -30,6 +32,7 @@ const TAG_BATCH_REQUEST: u8 = 2;
 const TAG_BATCH_RESPONSE: u8 = 3;
 const TAG_STORED_REQUEST: u8 = 4;
 const TAG_STORED_RESPONSE: u8 = 5;
+const TAG_SENDERS_ACK: u8 = 6;
 const CERT_VERSION: u8 = 1;
 
 /// Why bytes from a peer (or storage) do not decode.
@@ -121,6 +124,8 @@ pub enum WireMsg {
         /// The batches the blocks order.
         batches: Vec<Batch>,
     },
+    /// A validator's signed list of a batch's senders (`senders.rs`).
+    SendersAck(SendersAck),
 }
 
 impl WireMsg {
@@ -156,6 +161,14 @@ impl WireMsg {
                 put_bytes(&mut out, &encode_message(&Message::BlockResponse(blocks.clone())));
                 put_batches(&mut out, batches);
             }
+            WireMsg::SendersAck(ack) => {
+                out.push(TAG_SENDERS_ACK);
+                out.extend_from_slice(ack.digest.as_slice());
+                out.extend_from_slice(&ack.signer.0.to_be_bytes());
+                put_len(&mut out, ack.senders.len());
+                ack.senders.iter().for_each(|s| out.extend_from_slice(s.as_slice()));
+                out.extend_from_slice(&ack.signature.to_bytes());
+            }
         }
         out
     }
@@ -188,6 +201,7 @@ impl WireMsg {
                 let blocks = block_response(r.bytes("blocks", WIRE_BYTES_MAX)?)?;
                 WireMsg::StoredBlocksResponse { blocks, batches: read_batches(&mut r)? }
             }
+            TAG_SENDERS_ACK => WireMsg::SendersAck(read_senders_ack(&mut r)?),
             tag => return Err(DecodeError::UnknownTag { what: "wire message", tag }.into()),
         };
         r.finish()?;
@@ -220,6 +234,18 @@ pub fn decode_certificate(bytes: &[u8]) -> Result<(CertifiedBlock, Vec<Batch>), 
         (Some(cb), true) => Ok((cb, batches)),
         _ => Err(DecodeError::TooLong { what: "certificate blocks", len: 2, max: 1 }.into()),
     }
+}
+
+fn read_senders_ack(r: &mut Reader<'_>) -> Result<SendersAck, WireError> {
+    let digest = B256::decode(r)?;
+    let signer = ValidatorIndex(r.u16()?);
+    let count = r.len("batch senders", BATCH_TXS_MAX)?;
+    let mut senders = Vec::with_capacity(count);
+    for _ in 0..count {
+        senders.push(Address::from_slice(r.take(20)?));
+    }
+    let signature = Signature::decode(r)?;
+    Ok(SendersAck { digest, signer, senders, signature })
 }
 
 fn block_response(bytes: &[u8]) -> Result<BlockResponse, WireError> {
@@ -278,6 +304,12 @@ mod tests {
                     blocks: BlockResponse { target: B256::repeat_byte(1), blocks: vec![] },
                     batches: vec![batch.clone()],
                 },
+                WireMsg::SendersAck(SendersAck {
+                    digest: digests.first().copied().unwrap_or_default(),
+                    signer: ValidatorIndex(3),
+                    senders: digests.iter().map(|d| Address::from_slice(&d[..20])).collect(),
+                    signature: Signature::from_bytes(&[5; 64]),
+                }),
             ] {
                 prop_assert_eq!(WireMsg::decode(&msg.encode()).unwrap(), msg);
             }

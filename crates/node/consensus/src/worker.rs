@@ -8,7 +8,7 @@
 
 use crate::extra::ProposalExtra;
 use crate::wire::Batch;
-use alloy_primitives::{keccak256, B256};
+use alloy_primitives::{keccak256, Address, B256};
 use phalanx_consensus_core::{BlockId, View};
 use phalanx_core_types::{decode_transaction, RecoveredTx};
 use phalanx_node_chain::{BlockSpec, Chain, ChainError, ExecutedBlock, SpecTree};
@@ -29,6 +29,8 @@ pub enum Job {
         payload: Vec<B256>,
         /// The batches, in the same order.
         batches: Vec<Arc<Batch>>,
+        /// Each batch's settled senders, if known (`senders.rs`).
+        senders: Vec<Option<Arc<[Address]>>>,
     },
     /// Re-execute a peer's block.
     Execute {
@@ -38,6 +40,8 @@ pub enum Job {
         spec: BlockSpec,
         /// Its batches, in order.
         batches: Vec<Arc<Batch>>,
+        /// Each batch's settled senders, if known (`senders.rs`).
+        senders: Vec<Option<Arc<[Address]>>>,
         /// The block's extra bytes ([`ProposalExtra`]).
         extra: Vec<u8>,
     },
@@ -88,25 +92,37 @@ pub enum Done {
 /// not decode or recover are left out (deterministically: every replica sees
 /// the same bytes).
 ///
-/// `pooled` returns the transaction with a given hash if this node already
-/// checked it (its pool holds it): that one is used as is, without decoding
-/// and recovering the sender again. The hash is the keccak of the exact
-/// bytes, so a hit is the same signed transaction and the candidates are
-/// the same as without it; it spares the node that received a transaction
-/// a second recovery, which perf showed to be the largest share of a
-/// validator's CPU.
+/// Where a sender comes from, cheapest first (each gives the same sender,
+/// so the candidates are the same whichever is used):
+/// - `pooled` returns the transaction with a given hash if this node already
+///   checked it (its pool holds it); the hash is the keccak of the exact
+///   bytes, so a hit is the same signed transaction;
+/// - `senders[i]`, batch `i`'s settled senders (recovered by this node, or
+///   attested by f + 1 validators, see `senders.rs`), used when it has one
+///   sender per transaction;
+/// - otherwise the sender is recovered here. Recovery was the largest share
+///   of a validator's CPU (perf), which the first two spare.
 pub fn candidates(
     batches: &[Arc<Batch>],
+    senders: &[Option<Arc<[Address]>>],
     pooled: impl Fn(&B256) -> Option<RecoveredTx>,
 ) -> Vec<RecoveredTx> {
-    batches
-        .iter()
-        .flat_map(|b| b.txs.iter())
-        .filter_map(|raw| match pooled(&keccak256(raw)) {
-            Some(tx) => Some(tx),
-            None => decode_transaction(raw).ok().and_then(|tx| RecoveredTx::recover(tx).ok()),
-        })
-        .collect()
+    let mut out = Vec::with_capacity(batches.iter().map(|b| b.txs.len()).sum());
+    for (i, batch) in batches.iter().enumerate() {
+        let known = senders.get(i).and_then(Option::as_ref).filter(|s| s.len() == batch.txs.len());
+        for (k, raw) in batch.txs.iter().enumerate() {
+            if let Some(tx) = pooled(&keccak256(raw)) {
+                out.push(tx);
+                continue;
+            }
+            let Ok(tx) = decode_transaction(raw) else { continue };
+            match known {
+                Some(known) => out.push(RecoveredTx { hash: *tx.tx_hash(), tx, sender: known[k] }),
+                None => out.extend(RecoveredTx::recover(tx).ok()),
+            }
+        }
+    }
+    out
 }
 
 /// The worker's state.
@@ -143,11 +159,12 @@ impl Worker {
 
     fn handle(&mut self, job: Job) -> Result<Done, ChainError> {
         Ok(match job {
-            Job::Build { view, spec, payload, batches } => {
-                Done::Built { view, payload, result: self.build(spec, &batches) }
+            Job::Build { view, spec, payload, batches, senders } => {
+                Done::Built { view, payload, result: self.build(spec, &batches, &senders) }
             }
-            Job::Execute { block_id, spec, batches, extra } => {
-                Done::Executed { block_id, result: self.execute(spec, &batches, &extra) }
+            Job::Execute { block_id, spec, batches, senders, extra } => {
+                let result = self.execute(spec, &batches, &senders, &extra);
+                Done::Executed { block_id, result }
             }
             Job::Commit { hash, height, certificate } => {
                 let (included, left_out) = self.commit(hash, height, &certificate)?;
@@ -163,8 +180,9 @@ impl Worker {
         &mut self,
         spec: BlockSpec,
         batches: &[Arc<Batch>],
+        senders: &[Option<Arc<[Address]>>],
     ) -> Result<(B256, Vec<u8>), String> {
-        let candidates = candidates(batches, |hash| self.chain.pool().get(hash));
+        let candidates = candidates(batches, senders, |hash| self.chain.pool().get(hash));
         let hashes: Vec<B256> = candidates.iter().map(|t| t.hash).collect();
         let built =
             self.chain.build_block(&self.tree, spec, candidates).map_err(|e| e.to_string())?;
@@ -189,9 +207,10 @@ impl Worker {
         &mut self,
         spec: BlockSpec,
         batches: &[Arc<Batch>],
+        senders: &[Option<Arc<[Address]>>],
         extra: &[u8],
     ) -> Result<B256, String> {
-        let candidates = candidates(batches, |hash| self.chain.pool().get(hash));
+        let candidates = candidates(batches, senders, |hash| self.chain.pool().get(hash));
         let extra = ProposalExtra::decode(extra, candidates.len()).map_err(|e| e.to_string())?;
         let left_out_hashes = extra.left_out.iter().map(|&i| candidates[i as usize].hash).collect();
         let txs = extra.block_transactions(candidates);
@@ -269,16 +288,17 @@ impl Worker {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
     use alloy_eips::eip2718::Encodable2718;
     use alloy_network::TxSignerSync;
-    use alloy_primitives::{Address, TxKind, U256};
+    use alloy_primitives::{TxKind, U256};
     use alloy_signer_local::PrivateKeySigner;
     use std::cell::Cell;
 
-    fn transfer(signer: &PrivateKeySigner, nonce: u64) -> Vec<u8> {
+    /// A signed EIP-1559 transfer, EIP-2718 encoded.
+    pub(crate) fn transfer(signer: &PrivateKeySigner, nonce: u64) -> Vec<u8> {
         let mut tx = TxEip1559 {
             chain_id: 7,
             nonce,
@@ -298,13 +318,13 @@ mod tests {
         let signer = PrivateKeySigner::random();
         let raws = vec![transfer(&signer, 0), vec![0xde, 0xad], transfer(&signer, 1)];
         let batches = vec![Arc::new(Batch { txs: raws.clone() })];
-        let recovered = candidates(&batches, |_| None);
+        let recovered = candidates(&batches, &[], |_| None);
         assert_eq!(recovered.len(), 2, "undecodable bytes are left out");
         assert!(recovered.iter().all(|tx| tx.sender == signer.address()));
         // The pool holds the second transfer: it is taken from there.
         let pooled = recovered[1].clone();
         let hits = Cell::new(0);
-        let again = candidates(&batches, |hash| {
+        let again = candidates(&batches, &[], |hash| {
             (*hash == pooled.hash).then(|| {
                 hits.set(hits.get() + 1);
                 pooled.clone()
@@ -313,5 +333,27 @@ mod tests {
         assert_eq!(again, recovered);
         assert_eq!(hits.get(), 1);
         assert_eq!(keccak256(&raws[2]), pooled.hash, "pool lookups key on the bytes' hash");
+    }
+
+    #[test]
+    fn settled_senders_give_the_candidates_recovery_gives() {
+        let (a, b) = (PrivateKeySigner::random(), PrivateKeySigner::random());
+        let batches = vec![
+            Arc::new(Batch { txs: vec![transfer(&a, 0), transfer(&b, 0)] }),
+            Arc::new(Batch { txs: vec![transfer(&a, 1)] }),
+        ];
+        let recovered = candidates(&batches, &[], |_| None);
+        let settled: Vec<Option<Arc<[Address]>>> =
+            vec![Some(vec![a.address(), b.address()].into()), Some(vec![a.address()].into())];
+        assert_eq!(candidates(&batches, &settled, |_| None), recovered);
+        // The list is what the candidates carry: a list of the wrong length
+        // is not used, and a settled list is trusted as it is.
+        let short: Vec<Option<Arc<[Address]>>> = vec![Some(vec![b.address()].into()), None];
+        assert_eq!(candidates(&batches, &short, |_| None), recovered);
+        let swapped: Vec<Option<Arc<[Address]>>> =
+            vec![Some(vec![b.address(), a.address()].into())];
+        let trusted = candidates(&batches, &swapped, |_| None);
+        assert_eq!(trusted[0].sender, b.address());
+        assert_eq!(trusted[2], recovered[2], "batch without a list: recovered");
     }
 }

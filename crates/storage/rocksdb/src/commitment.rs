@@ -109,6 +109,51 @@ impl TreeReader for RocksTreeReader<'_> {
     }
 }
 
+/// Reads tree nodes and values from the tree updates of uncommitted blocks
+/// (`layers`, oldest first, each with its version) on top of the committed
+/// tree: the tree as it will be once those blocks are committed in order.
+pub(crate) struct LayeredTreeReader<'a> {
+    pub(crate) committed: RocksTreeReader<'a>,
+    pub(crate) layers: Vec<(Version, &'a TreeUpdateBatch)>,
+}
+
+impl std::fmt::Debug for LayeredTreeReader<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let versions: Vec<Version> = self.layers.iter().map(|(v, _)| *v).collect();
+        f.debug_struct("LayeredTreeReader").field("versions", &versions).finish()
+    }
+}
+
+impl TreeReader for LayeredTreeReader<'_> {
+    fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
+        // Node keys carry their version, so at most one layer holds a key.
+        for (_, update) in self.layers.iter().rev() {
+            if let Some(node) = update.node_batch.get_node(node_key) {
+                return Ok(Some(node.clone()));
+            }
+        }
+        self.committed.get_node_option(node_key)
+    }
+
+    fn get_value_option(
+        &self,
+        max_version: Version,
+        key_hash: KeyHash,
+    ) -> anyhow::Result<Option<OwnedValue>> {
+        for (version, update) in self.layers.iter().rev().filter(|(v, _)| *v <= max_version) {
+            if let Some(value) = update.node_batch.values().get(&(*version, key_hash)) {
+                return Ok(value.clone());
+            }
+        }
+        self.committed.get_value_option(max_version, key_hash)
+    }
+
+    /// Only JMT restore uses this, never on uncommitted layers.
+    fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
+        self.committed.get_rightmost_leaf()
+    }
+}
+
 /// The value of `key_hash` as of `version` (the newest record at or below it).
 pub(crate) fn value_at(
     db: &DB,

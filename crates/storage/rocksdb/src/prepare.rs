@@ -4,7 +4,9 @@
 use crate::codec::{
     encode_account, encode_slot_value, storage_key, CF_ACCOUNTS, CF_CODE, CF_STORAGE,
 };
-use crate::commitment::{account_key_hash, storage_key_hash, RocksTreeReader, Tree};
+use crate::commitment::{
+    account_key_hash, storage_key_hash, LayeredTreeReader, RocksTreeReader, Tree,
+};
 use crate::store::Inner;
 use crate::StoreError;
 use alloy_primitives::{keccak256, Address, B256};
@@ -23,7 +25,9 @@ pub struct PreparedState {
     pub state_root: B256,
     /// The height (= JMT version) this state is for.
     pub(crate) height: u64,
-    /// Hash of the head it was computed on (`None`: empty store).
+    /// Hash of the block whose state it extends: the head it was prepared
+    /// on, or its last uncommitted ancestor ([`crate::Store::prepare_state_on`]);
+    /// `None` on an empty store. It commits only while that block is the head.
     pub(crate) base: Option<B256>,
     /// Flat-state writes, keyed by (column family, key); `None` deletes.
     pub(crate) writes: BTreeMap<(&'static str, Vec<u8>), Option<Vec<u8>>>,
@@ -35,6 +39,11 @@ impl PreparedState {
     /// The height this state was prepared for.
     pub fn height(&self) -> u64 {
         self.height
+    }
+
+    /// The hash of the block whose state it extends (see the field's docs).
+    pub fn base(&self) -> Option<B256> {
+        self.base
     }
 }
 
@@ -72,6 +81,22 @@ pub(crate) fn prepare(
     base: Option<B256>,
     changes: &StateChanges,
 ) -> Result<PreparedState, StoreError> {
+    prepare_on(inner, &[], height, base, changes)
+}
+
+/// [`prepare`] on top of the committed state and then `ancestors`, the
+/// prepared states of uncommitted blocks, oldest first (the caller checked
+/// that they chain from the head to `height - 1`): the tree update reads
+/// their new nodes, and a wipe also deletes the slots they write. The result
+/// is exactly what [`prepare`] gives for these changes once the ancestors are
+/// committed, so it can be committed then as it is.
+pub(crate) fn prepare_on(
+    inner: &Inner,
+    ancestors: &[&PreparedState],
+    height: u64,
+    base: Option<B256>,
+    changes: &StateChanges,
+) -> Result<PreparedState, StoreError> {
     check_changes(changes)?;
     let mut writes = BTreeMap::new();
     let mut leaves: BTreeMap<KeyHash, Option<OwnedValue>> = BTreeMap::new();
@@ -86,7 +111,7 @@ pub(crate) fn prepare(
         .chain(changes.accounts.iter().filter(|(_, a)| a.is_none()).map(|(a, _)| *a))
         .collect();
     for address in &wiped {
-        for slot_key in inner.committed_slot_keys(address)? {
+        for slot_key in slot_keys_on(inner, ancestors, address)? {
             let (_, slot) = crate::codec::decode_storage_key(&slot_key)?;
             leaves.insert(storage_key_hash(address, &slot), None);
             writes.insert((CF_STORAGE, slot_key), None);
@@ -108,10 +133,38 @@ pub(crate) fn prepare(
         writes.insert((CF_CODE, hash.to_vec()), Some(code.to_vec()));
     }
 
-    let reader = RocksTreeReader { db: &inner.db };
+    let committed = RocksTreeReader { db: &inner.db };
+    let layers = ancestors.iter().map(|p| (p.height, &p.tree)).collect();
+    let reader = LayeredTreeReader { committed, layers };
     let (root, tree) =
         Tree::new(&reader).put_value_set(leaves, height).map_err(StoreError::commitment)?;
     Ok(PreparedState { state_root: B256::from(root.0), height, base, writes, tree })
+}
+
+/// Keys (in [`CF_STORAGE`]) of every slot of `address` once `ancestors` are
+/// committed on top of the committed state: the committed keys, then each
+/// ancestor's storage writes in order (a value adds its key, a deletion
+/// removes it).
+fn slot_keys_on(
+    inner: &Inner,
+    ancestors: &[&PreparedState],
+    address: &Address,
+) -> Result<BTreeSet<Vec<u8>>, StoreError> {
+    let mut keys: BTreeSet<Vec<u8>> = inner.committed_slot_keys(address)?.into_iter().collect();
+    let prefix = address.as_slice();
+    for ancestor in ancestors {
+        let from = (CF_STORAGE, prefix.to_vec());
+        for ((cf, key), value) in ancestor.writes.range(from..) {
+            if *cf != CF_STORAGE || !key.starts_with(prefix) {
+                break;
+            }
+            match value {
+                Some(_) => keys.insert(key.clone()),
+                None => keys.remove(key),
+            };
+        }
+    }
+    Ok(keys)
 }
 
 impl Inner {

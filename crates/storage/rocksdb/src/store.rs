@@ -136,6 +136,43 @@ impl Store {
         crate::prepare::prepare(&self.inner, height, head.map(|h| h.hash), changes)
     }
 
+    /// Phase one for a block whose parent is not committed yet: like
+    /// [`Store::prepare_state`], on top of the head's state and then
+    /// `ancestors`, the prepared states of the uncommitted blocks between the
+    /// head and this block, oldest first, each with its block's hash. Writes
+    /// nothing. The result commits as it is once the ancestors are committed
+    /// ([`Store::commit_block`] checks that its parent is then the head), so
+    /// a block's tree is computed once instead of once per descendant and
+    /// again at commit.
+    ///
+    /// Rejects ancestors that do not chain: the first must be prepared on the
+    /// head, each next one on the block before it, at consecutive heights,
+    /// ending at `height - 1`.
+    pub fn prepare_state_on(
+        &self,
+        ancestors: &[(&PreparedState, B256)],
+        height: u64,
+        changes: &StateChanges,
+    ) -> Result<PreparedState, StoreError> {
+        let head = self.head();
+        let (mut expected_height, mut expected_base) = (self.next_height(), head.map(|h| h.hash));
+        for (prepared, hash) in ancestors {
+            if prepared.height != expected_height || prepared.base != expected_base {
+                return Err(StoreError::StalePreparedState {
+                    height: prepared.height,
+                    prepared_on: prepared.base,
+                    head: expected_base,
+                });
+            }
+            (expected_height, expected_base) = (expected_height + 1, Some(*hash));
+        }
+        if height != expected_height {
+            return Err(StoreError::NotNextHeight { expected: expected_height, got: height });
+        }
+        let layers: Vec<&PreparedState> = ancestors.iter().map(|(p, _)| *p).collect();
+        crate::prepare::prepare_on(&self.inner, &layers, height, expected_base, changes)
+    }
+
     /// The state root of the head's state with `changes` applied, for a block
     /// that is not (yet) `head + 1`: a speculative block on an uncommitted
     /// fork, whose `changes` are the merged changes of its uncommitted
