@@ -18,6 +18,7 @@ mod receipt;
 mod receipts_trie;
 mod recovered;
 mod rwset;
+mod signing;
 
 pub use account::{Account, StateError, StateView, KECCAK_EMPTY};
 pub use block::{decode_transaction, Block, BlockDecodeError, Header, HEADER_VERSION};
@@ -29,6 +30,7 @@ pub use receipt::{receipts_root, receipts_root_and_bloom, TxReceipt};
 pub use receipts_trie::{PartDigest, ReceiptsRootBuilder, ReceiptsRootPlan};
 pub use recovered::RecoveredTx;
 pub use rwset::{pavm_hash, rw_digest, ReadKey, ReadValue, ReadWriteSet, WriteOp};
+pub use signing::SecpSigner;
 
 /// Re-exported so downstream crates agree on one version of the primitives.
 pub use alloy_consensus::TxEnvelope;
