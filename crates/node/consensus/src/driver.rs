@@ -143,6 +143,15 @@ impl Driver {
                 biased;
                 changed = shutdown.changed() => {
                     if changed.is_err() || *shutdown.borrow() {
+                        let m = &self.metrics;
+                        tracing::info!(
+                            committed = m.committed,
+                            decode_errors = m.decode_errors,
+                            batches_refused = m.batches_refused,
+                            batches_attested = m.batches_attested,
+                            acks_refused = m.acks_refused,
+                            "consensus driver stopped"
+                        );
                         return Ok(());
                     }
                 }
