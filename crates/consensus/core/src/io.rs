@@ -120,21 +120,23 @@ pub enum Action {
     /// `FetchPayload` was answered, or it built the block) and must be kept
     /// with it: after a restart the block is re-executed ([`Action::Execute`]).
     ///
-    /// `voted` is the *voted block*: the block of this replica's latest vote
-    /// when it is not yet in the chain (it has no QC this replica knows of)
-    /// and its parent is the root or a block of the chain. It replaces the
-    /// previously persisted voted block (`None` clears it) and comes back in
-    /// [`crate::RecoveryState::voted`]. A leader can form a QC from votes
-    /// alone; if every correct voter crashed, only their durable copies let
-    /// anyone fetch the certified block. Its payload is held and kept like
-    /// the chain's.
+    /// `voted` is the *voted branch*: the block of this replica's latest vote
+    /// when it is not yet in the chain (it has no QC this replica knows of),
+    /// last, preceded by its ancestors that are neither the root nor in the
+    /// chain (a vote may extend a fork other than the highest QC's), parents
+    /// first; each of those is certified by the next block's justify. It
+    /// replaces the previously persisted branch (empty clears it) and comes
+    /// back in [`crate::RecoveryState::voted`]. A leader can form a QC from
+    /// votes alone; if every correct voter crashed, only their durable copies
+    /// let anyone fetch the certified block. Every payload is held and kept
+    /// like the chain's.
     PersistCertified {
         /// Lowest height replaced.
         from_height: Height,
         /// The new blocks from `from_height` upward, each with its QC.
         blocks: Vec<CertifiedBlock>,
-        /// The voted block, replacing the persisted one.
-        voted: Option<Block>,
+        /// The voted branch (the voted block last), replacing the persisted one.
+        voted: Vec<Block>,
     },
     /// These blocks are final, in height order, each with the QC certifying it.
     /// Each has been executed locally (its `Execute` was answered `ok`).

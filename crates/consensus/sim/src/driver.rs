@@ -215,23 +215,32 @@ impl World {
         Ok(())
     }
 
-    /// Replaces node `i`'s durable voted block and checks it extends the
-    /// committed tip or a block of the just-updated certified chain.
-    fn persist_voted(&mut self, i: usize, voted: Option<Block>) -> Result<(), Violation> {
+    /// Replaces node `i`'s durable voted branch and checks that its first
+    /// block extends the committed tip or a block of the just-updated
+    /// certified chain and that each next block extends the one before.
+    fn persist_voted(&mut self, i: usize, voted: Vec<Block>) -> Result<(), Violation> {
         let node = &mut self.nodes[i];
-        if let Some(block) = &voted {
+        if let Some(first) = voted.first() {
             let tip = node
                 .log
                 .last()
                 .map_or((self.validators.genesis_id(), 0), |cb| (cb.qc.block_id, cb.block.height));
-            let parent = std::iter::once(tip)
+            let mut parent = std::iter::once(tip)
                 .chain(node.certified.values().map(|cb| (cb.qc.block_id, cb.block.height)))
-                .find(|(id, _)| *id == block.parent_id);
-            if parent.is_none_or(|(_, height)| height + 1 != block.height) {
-                return Err(Violation::new(
-                    Invariant::PersistedChain,
-                    format!("node {i}: voted block at {} extends no durable block", block.height),
-                ));
+                .find(|(id, _)| *id == first.parent_id);
+            for block in &voted {
+                if parent
+                    .is_none_or(|(id, height)| id != block.parent_id || height + 1 != block.height)
+                {
+                    return Err(Violation::new(
+                        Invariant::PersistedChain,
+                        format!(
+                            "node {i}: voted block at {} extends no durable block",
+                            block.height
+                        ),
+                    ));
+                }
+                parent = Some((block.id(), block.height));
             }
         }
         node.voted = voted;

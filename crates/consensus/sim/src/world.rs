@@ -89,8 +89,8 @@ pub(crate) struct Node {
     /// Durable: the certified chain above the committed tip
     /// (`Action::PersistCertified`), by height.
     pub(crate) certified: BTreeMap<Height, CertifiedBlock>,
-    /// Durable: the voted block (`PersistCertified::voted`).
-    pub(crate) voted: Option<Block>,
+    /// Durable: the voted branch, the voted block last (`PersistCertified::voted`).
+    pub(crate) voted: Vec<Block>,
     /// The driver's (volatile) execution state: results per executed block.
     pub(crate) execs: BTreeMap<BlockId, ExecDigest>,
     /// Metrics of earlier incarnations.
@@ -432,7 +432,7 @@ fn new_node(index: u16, kind: Option<ByzantineKind>) -> Node {
         persisted: SafetyState::default(),
         log: Vec::new(),
         certified: BTreeMap::new(),
-        voted: None,
+        voted: Vec::new(),
         execs: BTreeMap::new(),
         past: MetricTotals::default(),
     }

@@ -11,9 +11,10 @@
 //! are dropped from memory on commit and from the file on the next update;
 //! the replica ignores any left over.
 //!
-//! The file also holds the replica's *voted block* (the uncertified block of
-//! its latest vote, `PersistCertified::voted`) with its batches, so a QC
-//! formed from this node's vote can be served after a crash.
+//! The file also holds the replica's *voted branch* (the uncertified block of
+//! its latest vote, preceded by its ancestors off the chain,
+//! `PersistCertified::voted`) with their batches, so a QC formed from this
+//! node's vote can be served after a crash.
 
 use crate::safety_file;
 use crate::wire::{decode_certificate, encode_certificate, Batch};
@@ -24,8 +25,10 @@ use std::io::{Error, ErrorKind};
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 4] = b"PXCC";
-/// Version 2 appends the voted block; version 1 files (no voted block) still load.
-const VERSION: u8 = 2;
+/// Version 3 appends the voted branch; version 2 files (at most one voted
+/// block, behind a flag) and version 1 files (no voted block) still load.
+const VERSION: u8 = 3;
+const VERSION_VOTED_BLOCK: u8 = 2;
 const VERSION_CHAIN_ONLY: u8 = 1;
 
 /// The certified-chain file of a node whose data directory is `data_dir`.
@@ -38,11 +41,11 @@ pub fn certified_path(data_dir: &Path) -> PathBuf {
 pub struct CertifiedStore {
     path: PathBuf,
     chain: BTreeMap<Height, (CertifiedBlock, Vec<Batch>)>,
-    voted: Option<(Block, Vec<Batch>)>,
+    voted: Vec<(Block, Vec<Batch>)>,
 }
 
-/// The decoded file: the chain's entries and the voted block.
-type Decoded = (Vec<(CertifiedBlock, Vec<Batch>)>, Option<(Block, Vec<Batch>)>);
+/// The decoded file: the chain's entries and the voted branch.
+type Decoded = (Vec<(CertifiedBlock, Vec<Batch>)>, Vec<(Block, Vec<Batch>)>);
 
 fn invalid(reason: String) -> Error {
     Error::new(ErrorKind::InvalidData, reason)
@@ -57,7 +60,7 @@ impl CertifiedStore {
         let bytes = match std::fs::read(&path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == ErrorKind::NotFound => {
-                return Ok(Self { path, chain: BTreeMap::new(), voted: None })
+                return Ok(Self { path, chain: BTreeMap::new(), voted: Vec::new() })
             }
             Err(e) => return Err(e),
         };
@@ -76,13 +79,13 @@ impl CertifiedStore {
         self.chain.values().map(|(cb, _)| cb.clone()).collect()
     }
 
-    /// The voted block (for `RecoveryState::voted`); the replica checks it
-    /// extends the root or the chain.
-    pub fn voted(&self) -> Option<Block> {
-        self.voted.as_ref().map(|(block, _)| block.clone())
+    /// The voted branch, the voted block last (for `RecoveryState::voted`);
+    /// the replica checks it extends the root or the chain.
+    pub fn voted(&self) -> Vec<Block> {
+        self.voted.iter().map(|(block, _)| block.clone()).collect()
     }
 
-    /// Every batch the chain's blocks and the voted block order.
+    /// Every batch the chain's blocks and the voted branch order.
     pub fn batches(&self) -> impl Iterator<Item = &Batch> {
         let voted = self.voted.iter().flat_map(|(_, batches)| batches.iter());
         self.chain.values().flat_map(|(_, batches)| batches.iter()).chain(voted)
@@ -90,14 +93,14 @@ impl CertifiedStore {
 
     /// Applies a `PersistCertified` update and writes the chain durably:
     /// replaces the blocks at heights `>= from_height` with `blocks` and the
-    /// voted block with `voted`, drops those at or below `committed_height`.
+    /// voted branch with `voted`, drops those at or below `committed_height`.
     /// `batch_of` must know every batch the new blocks order (the core only
     /// sends blocks whose payload is held).
     pub fn update(
         &mut self,
         from_height: Height,
         blocks: Vec<CertifiedBlock>,
-        voted: Option<Block>,
+        voted: Vec<Block>,
         committed_height: Height,
         batch_of: impl Fn(&B256) -> Option<Batch>,
     ) -> std::io::Result<()> {
@@ -108,8 +111,10 @@ impl CertifiedStore {
                 .map(|d| batch_of(d).ok_or_else(|| invalid(format!("batch {d} is not held"))))
                 .collect::<Result<Vec<Batch>, Error>>()
         };
-        let voted = voted.map(|block| Ok::<_, Error>((batches_of(&block)?, block))).transpose()?;
-        self.voted = voted.map(|(batches, block)| (block, batches));
+        self.voted = voted
+            .into_iter()
+            .map(|block| Ok::<_, Error>((batches_of(&block)?, block)).map(|(b, k)| (k, b)))
+            .collect::<Result<_, _>>()?;
         self.chain.split_off(&from_height);
         for cb in blocks {
             let batches = batches_of(&cb.block)?;
@@ -117,16 +122,14 @@ impl CertifiedStore {
         }
         self.prune_committed(committed_height);
         self.check()?;
-        safety_file::write_atomically(&self.path, &encode(self.chain.values(), self.voted.as_ref()))
+        safety_file::write_atomically(&self.path, &encode(self.chain.values(), &self.voted))
     }
 
     /// Forgets the blocks at or below `height` (just committed; the commit
     /// stores them with their batches). The file follows at the next update.
     pub fn prune_committed(&mut self, height: Height) {
         self.chain = self.chain.split_off(&(height.saturating_add(1)));
-        if self.voted.as_ref().is_some_and(|(block, _)| block.height <= height) {
-            self.voted = None;
-        }
+        self.voted.retain(|(block, _)| block.height > height);
     }
 
     fn check(&self) -> std::io::Result<()> {
@@ -150,10 +153,15 @@ impl CertifiedStore {
             }
             prev = Some((*height, id));
         }
-        if let Some((block, batches)) = &self.voted {
+        if self.voted.len() > MAX_PERSISTED_CERTIFIED {
+            return Err(invalid(format!("{} blocks in the voted branch", self.voted.len())));
+        }
+        for (block, batches) in &self.voted {
             let digests: Vec<B256> = batches.iter().map(Batch::digest).collect();
             if digests != block.payload {
-                return Err(invalid("batches of the voted block differ from its payload".into()));
+                return Err(invalid(
+                    "batches of a voted-branch block differ from its payload".into(),
+                ));
             }
         }
         Ok(())
@@ -174,7 +182,7 @@ fn voted_entry(block: &Block, batches: &[Batch]) -> Vec<u8> {
 
 fn encode<'a>(
     entries: impl Iterator<Item = &'a (CertifiedBlock, Vec<Batch>)>,
-    voted: Option<&(Block, Vec<Batch>)>,
+    voted: &[(Block, Vec<Batch>)],
 ) -> Vec<u8> {
     let encoded: Vec<Vec<u8>> = entries.map(|(cb, b)| encode_certificate(cb, b)).collect();
     let mut out = MAGIC.to_vec();
@@ -188,9 +196,9 @@ fn encode<'a>(
     for entry in &encoded {
         put(&mut out, entry);
     }
-    // Then a presence flag and, when set, the voted block's entry.
-    out.push(u8::from(voted.is_some()));
-    if let Some((block, batches)) = voted {
+    // Then the voted branch: a count and each block's entry.
+    out.extend_from_slice(&(voted.len() as u32).to_be_bytes());
+    for (block, batches) in voted {
         put(&mut out, &voted_entry(block, batches));
     }
     out
@@ -199,7 +207,8 @@ fn encode<'a>(
 fn decode(bytes: &[u8]) -> std::io::Result<Decoded> {
     let short = || invalid("certified chain file is truncated".into());
     let (head, mut rest) = bytes.split_at_checked(MAGIC.len() + 1).ok_or_else(short)?;
-    if &head[..4] != MAGIC || (head[4] != VERSION && head[4] != VERSION_CHAIN_ONLY) {
+    let known = [VERSION, VERSION_VOTED_BLOCK, VERSION_CHAIN_ONLY];
+    if &head[..4] != MAGIC || !known.contains(&head[4]) {
         return Err(invalid("certified chain file has an unknown header".into()));
     }
     let word = |rest: &mut &[u8]| -> std::io::Result<usize> {
@@ -221,14 +230,23 @@ fn decode(bytes: &[u8]) -> std::io::Result<Decoded> {
     for _ in 0..count {
         out.push(entry(&mut rest)?);
     }
-    let mut voted = None;
-    if head[4] == VERSION {
+    let mut voted = Vec::new();
+    let voted_entry = |rest: &mut &[u8]| entry(rest).map(|(cb, batches)| (cb.block, batches));
+    if head[4] == VERSION_VOTED_BLOCK {
         let (flag, tail) = rest.split_first().ok_or_else(short)?;
         rest = tail;
         match flag {
             0 => {}
-            1 => voted = Some(entry(&mut rest).map(|(cb, batches)| (cb.block, batches))?),
+            1 => voted.push(voted_entry(&mut rest)?),
             _ => return Err(invalid(format!("voted block flag {flag}"))),
+        }
+    } else if head[4] == VERSION {
+        let count = word(&mut rest)?;
+        if count > MAX_PERSISTED_CERTIFIED {
+            return Err(invalid(format!("{count} blocks in the voted branch")));
+        }
+        for _ in 0..count {
+            voted.push(voted_entry(&mut rest)?);
         }
     }
     if !rest.is_empty() {
@@ -277,21 +295,21 @@ mod tests {
         let blocks = chain(&batches);
         let mut store = CertifiedStore::open(path.clone()).unwrap();
         assert!(store.blocks().is_empty(), "no file is an empty chain");
-        store.update(1, blocks[..2].to_vec(), None, 0, by_digest).unwrap();
-        store.update(3, blocks[2..].to_vec(), None, 1, by_digest).unwrap();
+        store.update(1, blocks[..2].to_vec(), Vec::new(), 0, by_digest).unwrap();
+        store.update(3, blocks[2..].to_vec(), Vec::new(), 1, by_digest).unwrap();
         let reloaded = CertifiedStore::open(path.clone()).unwrap();
         assert_eq!(reloaded.blocks(), blocks[1..].to_vec(), "height 1 was committed");
         assert_eq!(reloaded.batches().cloned().collect::<Vec<_>>(), batches[1..].to_vec());
         // Truncation: an update from height 3 with nothing drops height 3.
-        store.update(3, Vec::new(), None, 1, by_digest).unwrap();
+        store.update(3, Vec::new(), Vec::new(), 1, by_digest).unwrap();
         assert_eq!(CertifiedStore::open(path.clone()).unwrap().blocks(), blocks[1..2].to_vec());
         // A missing batch is refused; a block that does not extend the chain is refused.
-        assert!(store.update(3, blocks[2..].to_vec(), None, 1, |_| None).is_err());
+        assert!(store.update(3, blocks[2..].to_vec(), Vec::new(), 1, |_| None).is_err());
         let mut forked = blocks[2].clone();
         forked.block.parent_id = B256::repeat_byte(7);
         forked.qc.block_id = forked.block.id();
         let mut store = CertifiedStore::open(path.clone()).unwrap();
-        assert!(store.update(3, vec![forked], None, 1, by_digest).is_err());
+        assert!(store.update(3, vec![forked], Vec::new(), 1, by_digest).is_err());
         // A torn file is an error.
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&path, &bytes[..bytes.len() - 1]).unwrap();
@@ -299,36 +317,53 @@ mod tests {
     }
 
     #[test]
-    fn voted_block_persists_with_its_batches_until_committed() {
+    fn voted_branch_persists_with_its_batches_until_committed() {
         let dir = tempfile::tempdir().unwrap();
         let path = certified_path(dir.path());
         let batches: Vec<Batch> = (0..3u8).map(|i| Batch { txs: vec![vec![i; 5]] }).collect();
         let by_digest = |d: &B256| batches.iter().find(|b| b.digest() == *d).cloned();
         let blocks = chain(&batches);
-        let voted = blocks[2].block.clone();
+        // A branch of two blocks above the one-block chain.
+        let branch: Vec<Block> = blocks[1..].iter().map(|cb| cb.block.clone()).collect();
         let mut store = CertifiedStore::open(path.clone()).unwrap();
-        store.update(1, blocks[..2].to_vec(), Some(voted.clone()), 0, by_digest).unwrap();
+        store.update(1, blocks[..1].to_vec(), branch.clone(), 0, by_digest).unwrap();
         let reloaded = CertifiedStore::open(path.clone()).unwrap();
-        assert_eq!(reloaded.blocks(), blocks[..2].to_vec());
-        assert_eq!(reloaded.voted(), Some(voted.clone()));
+        assert_eq!(reloaded.blocks(), blocks[..1].to_vec());
+        assert_eq!(reloaded.voted(), branch);
         assert_eq!(reloaded.batches().cloned().collect::<Vec<_>>(), batches);
-        // Its batches must be held; it is dropped once committed.
-        assert!(store.update(3, Vec::new(), Some(voted.clone()), 0, |_| None).is_err());
-        store.update(3, Vec::new(), Some(voted), 3, by_digest).unwrap();
-        assert_eq!(CertifiedStore::open(path.clone()).unwrap().voted(), None);
-        // A version 1 file (chain only) still loads, without a voted block.
-        let mut v1 = encode(
-            blocks[..1]
-                .iter()
-                .map(|cb| (cb.clone(), vec![batches[0].clone()]))
-                .collect::<Vec<_>>()
-                .iter(),
-            None,
-        );
+        // Its batches must be held; committed blocks leave the branch.
+        assert!(store.update(2, Vec::new(), branch.clone(), 0, |_| None).is_err());
+        store.update(2, Vec::new(), branch.clone(), 2, by_digest).unwrap();
+        assert_eq!(CertifiedStore::open(path.clone()).unwrap().voted(), branch[1..].to_vec());
+        store.update(2, Vec::new(), branch.clone(), 3, by_digest).unwrap();
+        assert!(CertifiedStore::open(path.clone()).unwrap().voted().is_empty());
+    }
+
+    #[test]
+    fn version_one_and_two_files_still_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = certified_path(dir.path());
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let batches: Vec<Batch> = (0..3u8).map(|i| Batch { txs: vec![vec![i; 5]] }).collect();
+        let blocks = chain(&batches);
+        let entries = [(blocks[0].clone(), vec![batches[0].clone()])];
+        let voted = (blocks[1].block.clone(), vec![batches[1].clone()]);
+        let chain_only = encode(entries.iter(), &[]);
+        // Version 1: the chain alone (version 3 minus the branch count).
+        let mut v1 = chain_only.clone();
         v1[4] = VERSION_CHAIN_ONLY;
-        v1.pop();
-        std::fs::write(&path, v1).unwrap();
+        v1.truncate(v1.len() - 4);
+        std::fs::write(&path, &v1).unwrap();
+        let old = CertifiedStore::open(path.clone()).unwrap();
+        assert_eq!((old.blocks(), old.voted()), (blocks[..1].to_vec(), Vec::new()));
+        // Version 2: a presence flag, then at most one voted block.
+        let with_voted = encode(entries.iter(), std::slice::from_ref(&voted));
+        let mut v2 = with_voted[..chain_only.len() - 4].to_vec();
+        v2[4] = VERSION_VOTED_BLOCK;
+        v2.push(1);
+        v2.extend_from_slice(&with_voted[chain_only.len()..]);
+        std::fs::write(&path, &v2).unwrap();
         let old = CertifiedStore::open(path).unwrap();
-        assert_eq!((old.blocks(), old.voted()), (blocks[..1].to_vec(), None));
+        assert_eq!((old.blocks(), old.voted()), (blocks[..1].to_vec(), vec![voted.0]));
     }
 }

@@ -21,7 +21,10 @@
 //! timeouts. So the block of the latest vote, still uncertified, is
 //! persisted too (the *voted block*, in the same action) and restored
 //! uncertified: once its QC arrives the restarted voter serves it through
-//! block sync like any certified block.
+//! block sync like any certified block. A vote may extend a fork other than
+//! the highest QC's (its justify is above the lock, on another branch); the
+//! voted block's ancestors down to the durable chain or the root are then
+//! persisted with it (the *voted branch*), so that it can be restored at all.
 
 use super::{RecoveryState, Replica, ReplicaError};
 use crate::cert::QuorumCert;
@@ -62,36 +65,62 @@ impl Replica {
         debug_assert!(self.durable.len() <= MAX_PERSISTED_CERTIFIED);
         self.durable_voted = voted_id;
         let from_height = root.height + 1 + common as Height;
-        let voted = voted.map(|(_, block)| block);
+        let voted = voted.map(|(_, branch)| branch).unwrap_or_default();
         out.push(Action::PersistCertified { from_height, blocks, voted });
     }
 
-    /// The block of our latest vote, if it still needs its own durable slot:
-    /// held with its payload, not (yet) in the certified chain `chain`, and
-    /// a child of the root or of a block of `chain` so it can be restored.
-    /// A vote for a block on another fork than our highest QC is not kept
-    /// (its parent's branch is not durable here); other voters may keep it.
-    fn voted_to_persist(&self, chain: &[CertifiedBlock]) -> Option<(BlockId, Block)> {
+    /// The branch of our latest vote, if the voted block still needs its
+    /// own durable slot (it is not in the certified chain `chain`): the voted
+    /// block last, preceded by its ancestors down to (excluding) the root or
+    /// a block of `chain`, parents first. `None` when any of them is not held
+    /// with its payload (it could not be re-executed after a restart), the
+    /// branch leaves the tree, or it is longer than
+    /// [`MAX_PERSISTED_CERTIFIED`].
+    fn voted_to_persist(&self, chain: &[CertifiedBlock]) -> Option<(BlockId, Vec<Block>)> {
         let id = self.voted?;
-        let node = self.tree.get(&id)?;
-        let held =
-            matches!(node.exec, ExecState::Ready | ExecState::Executing | ExecState::Executed);
-        let parent = node.block.parent_id;
         let in_chain = |b: &BlockId| chain.iter().any(|cb| cb.qc.block_id == *b);
-        let links = parent == self.tree.root().id || in_chain(&parent);
-        (held && links && !in_chain(&id)).then(|| (id, node.block.clone()))
+        if in_chain(&id) {
+            return None;
+        }
+        let mut branch = Vec::new();
+        let mut cursor = id;
+        while cursor != self.tree.root().id && !in_chain(&cursor) {
+            let node = self.tree.get(&cursor)?;
+            let held =
+                matches!(node.exec, ExecState::Ready | ExecState::Executing | ExecState::Executed);
+            if !held || branch.len() >= MAX_PERSISTED_CERTIFIED {
+                return None;
+            }
+            branch.push(node.block.clone());
+            cursor = node.block.parent_id;
+        }
+        branch.reverse();
+        Some((id, branch))
     }
 
-    /// Re-inserts the verified recovered voted block (see
-    /// [`RecoveryState::voted`]) uncertified, awaiting re-execution, and
-    /// keeps it durable until its QC arrives or it is superseded.
-    pub(super) fn restore_voted(&mut self, voted: Option<(BlockId, Block)>) {
-        let Some((id, block)) = voted else { return };
-        let from = block.proposer;
-        if self.tree.insert(id, block, from, ExecState::Ready) == Inserted::New {
-            self.voted = Some(id);
-            self.durable_voted = Some(id);
+    /// Re-inserts the verified recovered voted branch (see
+    /// [`RecoveryState::voted`]), awaiting re-execution: the ancestors
+    /// certified by their children's justify, the voted block (the last)
+    /// uncertified and kept durable until its QC arrives or it is superseded.
+    pub(super) fn restore_voted(&mut self, branch: Vec<(BlockId, Block)>) {
+        let Some(voted_id) = branch.last().map(|(id, _)| *id) else { return };
+        let justifies: Vec<QuorumCert> =
+            branch.iter().skip(1).map(|(_, b)| b.justify.clone()).collect();
+        for (index, (id, block)) in branch.into_iter().enumerate() {
+            let from = block.proposer;
+            if self.tree.insert(id, block, from, ExecState::Ready) != Inserted::New {
+                return;
+            }
+            if let Some(qc) = justifies.get(index) {
+                self.verified_insert(qc);
+                self.tree.add_qc(qc);
+                if qc.view > self.high_qc.view {
+                    self.high_qc = qc.clone();
+                }
+            }
         }
+        self.voted = Some(voted_id);
+        self.durable_voted = Some(voted_id);
     }
 }
 
@@ -130,33 +159,58 @@ pub(super) fn verify_recovered(
     Ok(out)
 }
 
-/// Checks the recovered voted block against the root and the verified
-/// recovered `chain`: `None` when there is none, it is at or below the root
-/// (committed) or its parent is neither the root nor in `chain` (a pruned
-/// fork). A block that names such a parent but does not extend it, or whose
-/// justify does not verify, is an error: the storage is corrupt.
+/// Checks the recovered voted branch against the root and the verified
+/// recovered `chain`; returns the branch with each block's id, parents
+/// first, minus any leading blocks already in `chain`. Empty when there is
+/// none, it is at or below the root (committed), its first block's parent is
+/// neither the root nor in `chain` (a pruned fork), or the voted block is in
+/// `chain`. Blocks that do not extend one another, or a justify that does not
+/// verify, are an error: the storage is corrupt.
 pub(super) fn verify_voted(
     validators: &ValidatorSet,
     recovered: &RecoveryState,
     chain: &[(BlockId, CertifiedBlock)],
-) -> Result<Option<(BlockId, Block)>, ReplicaError> {
+) -> Result<Vec<(BlockId, Block)>, ReplicaError> {
     let root = recovered.root;
-    let Some(block) = recovered.voted.as_ref().filter(|b| b.height > root.height) else {
-        return Ok(None);
-    };
-    let parent = if block.parent_id == root.id {
-        root
-    } else if let Some((id, cb)) = chain.iter().find(|(id, _)| *id == block.parent_id) {
-        BlockRef { id: *id, view: cb.block.view, height: cb.block.height }
-    } else {
-        return Ok(None);
-    };
-    let id = check_extends(validators, parent, block)?;
-    if chain.iter().any(|(cid, _)| *cid == id) {
-        return Ok(None);
+    let voted = &recovered.voted;
+    if voted.len() > MAX_PERSISTED_CERTIFIED {
+        return Err(bad(root.height, "voted branch longer than MAX_PERSISTED_CERTIFIED"));
     }
-    block.justify.verify(validators).map_err(|_| bad(block.height, "justify does not verify"))?;
-    Ok(Some((id, block.clone())))
+    let Some(first) = voted.first().filter(|b| b.height > root.height) else {
+        return Ok(Vec::new());
+    };
+    let known = |id: &BlockId| {
+        chain.iter().find(|(cid, _)| cid == id).map(|(cid, cb)| BlockRef {
+            id: *cid,
+            view: cb.block.view,
+            height: cb.block.height,
+        })
+    };
+    let mut prev = if first.parent_id == root.id {
+        root
+    } else if let Some(parent) = known(&first.parent_id) {
+        parent
+    } else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::with_capacity(voted.len());
+    for block in voted {
+        let id = check_extends(validators, prev, block)?;
+        prev = BlockRef { id, view: block.view, height: block.height };
+        if out.is_empty() && known(&id).is_some() {
+            // Already restored with the chain.
+            continue;
+        }
+        block
+            .justify
+            .verify(validators)
+            .map_err(|_| bad(block.height, "justify does not verify"))?;
+        out.push((id, block.clone()));
+    }
+    if voted.last().is_some_and(|b| known(&b.id()).is_some()) {
+        return Ok(Vec::new());
+    }
+    Ok(out)
 }
 
 /// Checks that `block` extends `prev` (height, parent, justify, view,

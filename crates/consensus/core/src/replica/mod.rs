@@ -85,12 +85,14 @@ pub struct RecoveryState {
     /// a verifying QC (see [`Replica::new`]). The driver must hold the
     /// payload of each: the replica re-executes them after [`Event::Start`].
     pub certified: Vec<CertifiedBlock>,
-    /// The persisted voted block (see [`Action::PersistCertified`]), `None`
-    /// on first start. Ignored unless it lies above `root` and its parent
-    /// is `root` or a block of `certified`; then it must extend that parent
-    /// with a verifying justify QC (see [`Replica::new`]), and it is held
-    /// uncertified, re-executed and served once its QC arrives.
-    pub voted: Option<Block>,
+    /// The persisted voted branch (see [`Action::PersistCertified`]), empty
+    /// on first start. Ignored unless its first block lies above `root` and
+    /// extends `root` or a block of `certified`; then each block must extend
+    /// the one before with a verifying justify QC (see [`Replica::new`]). The
+    /// voted block (the last) is held uncertified, re-executed and served
+    /// once its QC arrives; the others are held certified by their child's
+    /// justify and re-executed.
+    pub voted: Vec<Block>,
 }
 
 impl RecoveryState {
@@ -101,7 +103,7 @@ impl RecoveryState {
             root: BlockRef { id: genesis_id, view: 0, height: 0 },
             root_qc: QuorumCert::genesis(genesis_id),
             certified: Vec::new(),
-            voted: None,
+            voted: Vec::new(),
         }
     }
 }

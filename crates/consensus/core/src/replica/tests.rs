@@ -33,8 +33,8 @@ struct Net {
     persisted: Vec<SafetyState>,
     /// Durable certified chains (`PersistCertified`), by height.
     durable: Vec<BTreeMap<Height, CertifiedBlock>>,
-    /// Durable voted blocks (`PersistCertified::voted`).
-    voted: Vec<Option<Block>>,
+    /// Durable voted branches (`PersistCertified::voted`), the voted block last.
+    voted: Vec<Vec<Block>>,
     /// Durable committed tips.
     roots: Vec<Option<CertifiedBlock>>,
     evidence: Vec<Evidence>,
@@ -61,7 +61,7 @@ impl Net {
             committed: vec![Vec::new(); n],
             persisted: vec![SafetyState::default(); n],
             durable: vec![BTreeMap::new(); n],
-            voted: vec![None; n],
+            voted: vec![Vec::new(); n],
             roots: vec![None; n],
             evidence: Vec::new(),
             byzantine_exec: None,
@@ -342,7 +342,7 @@ fn votes_after_persisting_and_never_again_after_restart() {
     else {
         panic!("{actions:?}")
     };
-    assert_eq!(voted.as_ref(), Some(&p.block), "the voted block is durable");
+    assert_eq!(voted, &vec![p.block.clone()], "the voted block is durable");
     assert_eq!(persisted.last_voted_view, 1);
     // Restart from the persisted state: the same proposal gets no second vote.
     let genesis = set_of(&s).genesis_id();
@@ -389,10 +389,10 @@ fn vote_goes_to_next_leader_after_persist() {
     assert!(matches!(
         &actions[..],
         [
-            Action::PersistCertified { voted: Some(_), .. },
+            Action::PersistCertified { voted, .. },
             Action::PersistSafety(_),
             Action::Send { to: ValidatorIndex(2), msg: Message::Vote(_) }
-        ]
+        ] if voted.len() == 1
     ));
 }
 
