@@ -74,7 +74,8 @@ impl Replica {
     /// block last, preceded by its ancestors down to (excluding) the root or
     /// a block of `chain`, parents first. `None` when any of them is not held
     /// with its payload (it could not be re-executed after a restart), the
-    /// branch leaves the tree, or it is longer than
+    /// branch leaves the tree or reaches the root's height on another fork
+    /// (a dead fork: nothing on it can commit), or it is longer than
     /// [`MAX_PERSISTED_CERTIFIED`].
     fn voted_to_persist(&self, chain: &[CertifiedBlock]) -> Option<(BlockId, Vec<Block>)> {
         let id = self.voted?;
@@ -88,7 +89,8 @@ impl Replica {
             let node = self.tree.get(&cursor)?;
             let held =
                 matches!(node.exec, ExecState::Ready | ExecState::Executing | ExecState::Executed);
-            if !held || branch.len() >= MAX_PERSISTED_CERTIFIED {
+            let live = node.block.height > self.tree.root().height;
+            if !held || !live || branch.len() >= MAX_PERSISTED_CERTIFIED {
                 return None;
             }
             branch.push(node.block.clone());
