@@ -280,6 +280,17 @@ pub(crate) mod tests {
         view: View,
         block: BlockId,
     ) -> QuorumCert {
+        qc_with_exec(signers, who, view, block, B256::ZERO)
+    }
+
+    /// A QC by `who` on `block` at `view` with execution results `exec`.
+    pub(crate) fn qc_with_exec(
+        signers: &[Ed25519Signer],
+        who: &[u16],
+        view: View,
+        block: BlockId,
+        exec: ExecDigest,
+    ) -> QuorumCert {
         let set = set_of(signers);
         let signatures = who
             .iter()
@@ -290,12 +301,12 @@ pub(crate) mod tests {
                     ValidatorIndex(i),
                     view,
                     block,
-                    B256::ZERO,
+                    exec,
                 );
                 (v.signer, v.signature)
             })
             .collect();
-        QuorumCert { view, block_id: block, exec: B256::ZERO, signatures }
+        QuorumCert { view, block_id: block, exec, signatures }
     }
 
     #[test]

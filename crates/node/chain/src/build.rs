@@ -4,7 +4,7 @@
 use crate::chain::{Chain, ChainError};
 use crate::speculative::{BlockSpec, ExecutedBlock, SpecTree};
 use alloy_primitives::{keccak256, Address, Bytes, B256};
-use phalanx_core_types::{Block, Header, RecoveredTx, StateChanges, HEADER_VERSION};
+use phalanx_core_types::{Block, Header, RecoveredTx, HEADER_VERSION};
 use phalanx_execution_evm::{BlockEnv, BlockOutcome, Overlay};
 use phalanx_execution_parallel::{
     execute_leader, execute_scheduled_bytes, schedule_for, ParallelOutcome, ScheduleVerdict,
@@ -132,30 +132,14 @@ impl Chain {
     ) -> Result<ExecutedBlock, ChainError> {
         let Base { env, ancestors, .. } = base;
         assert_eq!(outcome.receipts.len(), included.len(), "one receipt per transaction");
-        // The state root, prepared on the head and the uncommitted ancestors'
-        // prepared states, and kept for the commit: each block's tree is
-        // computed once. (perf of a four-validator devnet: recomputing it
-        // from the head over the merged changes of every uncommitted
-        // ancestor, then again at commit, was a quarter of a validator's
-        // CPU.) An ancestor without one (never the case on the paths here)
-        // falls back to the merged changes, re-prepared at commit.
-        let chained: Option<Vec<_>> =
-            ancestors.iter().map(|b| b.prepared.as_ref().map(|p| (p, b.hash()))).collect();
-        let (state_root, prepared) = match chained {
-            Some(chained) => {
-                let prepared =
-                    self.store.prepare_state_on(&chained, env.height, &outcome.changes)?;
-                (prepared.state_root, Some(prepared))
-            }
-            None => {
-                let mut merged = StateChanges::default();
-                for block in &ancestors {
-                    merged.extend(block.changes.clone());
-                }
-                merged.extend(outcome.changes.clone());
-                (self.store.speculative_root(&merged)?, None)
-            }
-        };
+        // Prepared on the head and the uncommitted ancestors' prepared states,
+        // and kept for the commit: each block's tree is computed once. (perf
+        // of a four-validator devnet: recomputing it from the head over the
+        // merged changes of every uncommitted ancestor, then again at commit,
+        // was a quarter of a validator's CPU.)
+        let chained: Vec<_> = ancestors.iter().map(|b| (&b.prepared, b.hash())).collect();
+        let prepared = self.store.prepare_state_on(&chained, env.height, &outcome.changes)?;
+        let state_root = prepared.state_root;
         let transactions: Vec<_> = included.iter().map(|t| t.tx.clone()).collect();
         let header = make_header(&env, spec, &outcome, state_root, &transactions, &schedule);
         Ok(ExecutedBlock {
@@ -196,9 +180,10 @@ impl Chain {
                 ),
             });
         }
-        let prepared = match prepared {
-            Some(p) if p.height() == height && p.base() == Some(head.hash) => p,
-            _ => self.store.prepare_state(height, &changes)?,
+        let prepared = if prepared.height() == height && prepared.base() == Some(head.hash) {
+            prepared
+        } else {
+            self.store.prepare_state(height, &changes)?
         };
         self.store.commit_block_certified(&block, &receipts, prepared, certificate)?;
         self.pool.on_block_committed(&included, &self.store.latest_state());

@@ -61,7 +61,7 @@ pub struct ExecutedBlock {
     /// The state prepared for committing, on the head and the block's
     /// uncommitted ancestors: committed as it is once its parent is the
     /// head, and the layer its descendants' states are prepared on.
-    pub(crate) prepared: Option<PreparedState>,
+    pub(crate) prepared: PreparedState,
 }
 
 impl ExecutedBlock {

@@ -255,7 +255,7 @@ fn build_chain(f: &Fixture, tree: &mut crate::SpecTree, count: u64) -> Vec<Arc<E
         assert_eq!(executed.block.header.height, height);
         assert_eq!(executed.included.len(), 1);
         // Prepared on its parent, whether committed or not.
-        let prepared = executed.prepared.as_ref().expect("every block keeps its prepared state");
+        let prepared = &executed.prepared;
         assert_eq!((prepared.height(), prepared.base()), (height, Some(parent)));
         parent = executed.hash();
         tree.insert(Arc::clone(&executed)).unwrap();

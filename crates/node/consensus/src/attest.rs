@@ -4,7 +4,7 @@
 
 use crate::driver::Driver;
 use crate::senders::{is_checker, recover_senders, AckOutcome, SendersAck};
-use crate::wire::{Batch, WireMsg};
+use crate::wire::WireMsg;
 use alloy_primitives::{Address, B256};
 use phalanx_consensus_core::ValidatorIndex;
 use std::sync::Arc;
@@ -19,22 +19,27 @@ pub const CHECKS_IN_FLIGHT_MAX: usize = 8;
 pub type Checked = (B256, Option<Vec<Address>>);
 
 impl Driver {
-    /// Settles the senders of a batch this node sealed (its pool recovered
-    /// them) and broadcasts its ack.
-    pub(crate) fn ack_own_batch(&mut self, digest: B256, senders: Vec<Address>) {
+    /// Settles senders this node recovered itself (its pool did, for a
+    /// batch it sealed, or a check did) and broadcasts its ack.
+    pub(crate) fn settle_and_ack(&mut self, digest: B256, senders: Vec<Address>) {
         self.attested.settle_own(digest, senders.clone().into());
-        self.broadcast_ack(digest, senders);
+        let genesis = self.validators.genesis_id();
+        let ack = SendersAck::new(&self.signer, genesis, self.replica.me(), digest, senders);
+        let _ = self.net.broadcast(WireMsg::SendersAck(ack).encode());
     }
 
-    /// Starts checking a batch `from` broadcast when this node is one of
-    /// the f validators after it ([`is_checker`]).
-    pub(crate) fn check_batch(&mut self, from: ValidatorIndex, digest: B256, batch: Arc<Batch>) {
+    /// Starts checking the newly stored batch `digest` that `from`
+    /// broadcast, when this node is one of the f validators after it
+    /// ([`is_checker`]) and its senders are not settled yet.
+    pub(crate) fn check_batch(&mut self, from: ValidatorIndex, digest: B256) {
         let (n, f) = (self.validators.len(), self.validators.max_faulty());
         if !is_checker(self.replica.me(), from, n, f)
             || self.checks_in_flight >= CHECKS_IN_FLIGHT_MAX
+            || self.attested.senders(&digest).is_some()
         {
             return;
         }
+        let Some(batch) = self.batches.get(&digest).cloned() else { return };
         self.checks_in_flight += 1;
         let checked = self.checked_tx.clone();
         tokio::task::spawn_blocking(move || {
@@ -47,10 +52,7 @@ impl Driver {
     pub(crate) fn on_checked(&mut self, (digest, senders): Checked) {
         self.checks_in_flight = self.checks_in_flight.saturating_sub(1);
         match senders {
-            Some(senders) => {
-                self.attested.settle_own(digest, senders.clone().into());
-                self.broadcast_ack(digest, senders);
-            }
+            Some(senders) => self.settle_and_ack(digest, senders),
             None => {
                 tracing::debug!(batch = %digest, "batch has a transaction that does not recover; no ack")
             }
@@ -73,11 +75,5 @@ impl Driver {
     /// The settled senders of each batch in `payload`, where known.
     pub(crate) fn settled_senders(&self, payload: &[B256]) -> Vec<Option<Arc<[Address]>>> {
         payload.iter().map(|d| self.attested.senders(d)).collect()
-    }
-
-    fn broadcast_ack(&mut self, digest: B256, senders: Vec<Address>) {
-        let genesis = self.validators.genesis_id();
-        let ack = SendersAck::new(&self.signer, genesis, self.replica.me(), digest, senders);
-        let _ = self.net.broadcast(WireMsg::SendersAck(ack).encode());
     }
 }

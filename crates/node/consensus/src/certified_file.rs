@@ -113,7 +113,7 @@ impl CertifiedStore {
         };
         self.voted = voted
             .into_iter()
-            .map(|block| Ok::<_, Error>((batches_of(&block)?, block)).map(|(b, k)| (k, b)))
+            .map(|block| batches_of(&block).map(|batches| (block, batches)))
             .collect::<Result<_, _>>()?;
         self.chain.split_off(&from_height);
         for cb in blocks {

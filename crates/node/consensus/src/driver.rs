@@ -295,7 +295,6 @@ impl Driver {
             payload.push(digest);
             batches.push(Arc::clone(batch));
         }
-        let senders = self.settled_senders(&payload);
         if payload.is_empty() && ordered.is_empty() && !force {
             // Nothing to order or to push to commit: pace the idle chain
             // instead of writing empty blocks as fast as the network allows.
@@ -307,6 +306,7 @@ impl Driver {
         let me = self.replica.me();
         let proposer = self.validators.address(me).expect("own index is in the set");
         let spec = BlockSpec { parent_hash, view, proposer, timestamp: unix_seconds() };
+        let senders = self.settled_senders(&payload);
         self.submit(Job::Build { view, spec, payload, batches, senders }).await
     }
 
@@ -474,11 +474,8 @@ impl Driver {
         match msg {
             WireMsg::Consensus(msg) => self.dispatch(Event::Message { from, msg }).await?,
             WireMsg::Batch(batch) => {
-                let digest = batch.digest();
-                self.add_batches(vec![batch]);
-                let unsettled = self.attested.senders(&digest).is_none();
-                if let Some(batch) = self.batches.get(&digest).filter(|_| unsettled).cloned() {
-                    self.check_batch(from, digest, batch);
+                for digest in self.add_batches(vec![batch]) {
+                    self.check_batch(from, digest);
                 }
                 self.flush_local().await?;
             }
@@ -507,11 +504,14 @@ impl Driver {
         Ok(())
     }
 
-    /// Stores batches and answers every payload fetch they complete.
-    fn add_batches(&mut self, batches: Vec<Batch>) {
+    /// Stores batches and answers every payload fetch they complete;
+    /// returns the digests of the batches newly stored.
+    fn add_batches(&mut self, batches: Vec<Batch>) -> Vec<B256> {
+        let mut stored = Vec::with_capacity(batches.len());
         for batch in batches {
-            if self.batches.insert(batch).is_none() {
-                self.metrics.batches_refused += 1;
+            match self.batches.insert(batch) {
+                Some(digest) => stored.push(digest),
+                None => self.metrics.batches_refused += 1,
             }
         }
         let store = &self.batches;
@@ -526,6 +526,7 @@ impl Driver {
             self.fetches.remove(&block_id);
             self.local.push_back(Event::PayloadAvailable { block_id });
         }
+        stored
     }
 
     fn serve_batches(&mut self, to: ValidatorIndex, digests: &[B256]) {
@@ -596,7 +597,7 @@ impl Driver {
         self.batched.extend(txs.iter().map(|t| t.hash));
         let _ = self.net.broadcast(wire);
         // After the batch, so that peers usually hold it when the ack lands.
-        self.ack_own_batch(digest, txs.iter().map(|t| t.sender).collect());
+        self.settle_and_ack(digest, txs.iter().map(|t| t.sender).collect());
     }
 
     fn retry_fetches(&mut self) {

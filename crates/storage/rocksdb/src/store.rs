@@ -178,8 +178,10 @@ impl Store {
     /// fork, whose `changes` are the merged changes of its uncommitted
     /// ancestors and itself. A root depends only on the resulting state, not on
     /// how the changes were grouped into blocks, so this equals the root the
-    /// block will have when it is finally committed. Writes nothing.
-    pub fn speculative_root(&self, changes: &StateChanges) -> Result<B256, StoreError> {
+    /// block will have when it is finally committed. Writes nothing. The
+    /// tests' oracle for [`Store::prepare_state_on`], which the node uses.
+    #[cfg(test)]
+    pub(crate) fn speculative_root(&self, changes: &StateChanges) -> Result<B256, StoreError> {
         let head = self.head();
         let height = head.map_or(0, |h| h.height + 1);
         Ok(crate::prepare::prepare(&self.inner, height, head.map(|h| h.hash), changes)?.state_root)

@@ -193,21 +193,7 @@ fn recovery_verifies_the_voted_block() {
 
 /// A QC for `block` (signed by validators 0, 1 and 2).
 fn qc_on(s: &[Ed25519Signer], block: &Block) -> QuorumCert {
-    let genesis = set_of(s).genesis_id();
-    let signatures = (0..3u16)
-        .map(|i| {
-            let vote = Vote::new(
-                &s[usize::from(i)],
-                genesis,
-                ValidatorIndex(i),
-                block.view,
-                block.id(),
-                block.exec,
-            );
-            (vote.signer, vote.signature)
-        })
-        .collect();
-    QuorumCert { view: block.view, block_id: block.id(), exec: block.exec, signatures }
+    crate::cert::tests::qc_with_exec(s, &[0, 1, 2], block.view, block.id(), block.exec)
 }
 
 /// The block of `view` by its rightful leader on `parent`, justified by `justify`.
