@@ -104,6 +104,13 @@ impl Counters {
 /// (3% of a 2,000-transaction block) that a hopeless run wastes little.
 const CONTENTION_WINDOW_TXS: usize = 64;
 
+/// Transactions that must have started before the contention check may stop
+/// a run early, on evidence of conflicts (see [`Contention::hopeless`]).
+/// Measured (`phalanx bench exec --workload kvstore --conflict 1`): the
+/// 64-transaction window cost cheap writes to one hot key about 0.45 ms of a
+/// 8 ms block before the serial run started.
+const CONTENTION_EARLY_WINDOW_TXS: usize = 16;
+
 /// A run's overlap (see [`Progress::overlap_percent`]) below which it is not
 /// beating serial execution: the durations summed are the transactions'
 /// useful runs, each already dearer than serially (multi-version reads), so
@@ -118,6 +125,9 @@ pub(crate) struct Progress {
     pub executions: usize,
     /// Transactions started.
     pub started: usize,
+    /// Conflicts seen so far: executions abandoned on a dependency plus
+    /// validations that aborted a transaction.
+    pub conflicts: usize,
     /// The duration of each transaction's latest run, summed, in
     /// nanoseconds: the useful work done so far, as serial execution would
     /// have done it.
@@ -160,13 +170,25 @@ impl Contention {
     ///   transaction at 1.55× serial (overlap ≈ 155%), cheap key-value
     ///   writes to one hot key ≈ 1.5–2 at 0.5–0.9× (overlap ≈ 90%).
     ///
+    /// From [`CONTENTION_EARLY_WINDOW_TXS`] on, a run stops early when it
+    /// both has conflicts on at least half of the transactions started and
+    /// is not overlapping: evidence that the block is a chain of cheap
+    /// transactions. Conflicts alone do not decide (CPU-heavy calls on one
+    /// hot key conflict on every transaction and still overlap), nor does
+    /// the overlap alone this early (a helper thread that wakes up late
+    /// makes a conflict-free run look serial).
+    ///
     /// The overlap is a timing, so two runs of one block may decide
     /// differently; either way the outcome is serial execution's.
     fn hopeless(&self, progress: Progress) -> bool {
-        self.enabled
-            && progress.started >= CONTENTION_WINDOW_TXS
-            && (progress.executions > self.threads * progress.started
-                || progress.overlap_percent() < CONTENTION_OVERLAP_MIN_PERCENT)
+        if !self.enabled || progress.started < CONTENTION_EARLY_WINDOW_TXS {
+            return false;
+        }
+        let overlapping = progress.overlap_percent() >= CONTENTION_OVERLAP_MIN_PERCENT;
+        if progress.started < CONTENTION_WINDOW_TXS {
+            return !overlapping && progress.conflicts * 2 >= progress.started;
+        }
+        progress.executions > self.threads * progress.started || !overlapping
     }
 }
 
@@ -179,6 +201,8 @@ struct Shared<'a, S: StateView> {
     contention: Contention,
     /// Executions so far, for the contention check.
     executions: AtomicUsize,
+    /// Dependency waits and aborts so far, for the contention check.
+    conflicts: AtomicUsize,
     /// Set when the contention check gave up: workers stop.
     halted: AtomicBool,
     slots: Box<[Mutex<Slot>]>,
@@ -231,6 +255,7 @@ pub(crate) fn run<S: StateView>(
         scheduler: Scheduler::new(txs.len()),
         contention,
         executions: AtomicUsize::new(0),
+        conflicts: AtomicUsize::new(0),
         halted: AtomicBool::new(false),
         slots: txs.iter().map(|_| Mutex::new(Slot::Empty)).collect(),
         lazy,
@@ -304,6 +329,7 @@ fn execute<'a, S: StateView>(
         let progress = Progress {
             executions: shared.executions.fetch_add(1, Ordering::Relaxed) + 1,
             started: shared.scheduler.started(),
+            conflicts: shared.conflicts.load(Ordering::Relaxed),
             useful_ns: u128::from(useful_ns),
             elapsed_ns: shared.started_at.elapsed().as_nanos(),
         };
@@ -317,6 +343,7 @@ fn execute<'a, S: StateView>(
                 let blocking = blocked.expect("checked just above");
                 if shared.scheduler.add_dependency(tx, blocking) {
                     counters.dependency_waits += 1;
+                    shared.conflicts.fetch_add(1, Ordering::Relaxed);
                     return None;
                 }
                 continue;
@@ -355,6 +382,7 @@ fn validate<S: StateView>(
     let aborted = !valid && shared.scheduler.try_validation_abort(version);
     if aborted {
         counters.aborts += 1;
+        shared.conflicts.fetch_add(1, Ordering::Relaxed);
         shared.mv.mark_estimates(version.tx);
     }
     shared.scheduler.finish_validation(version, aborted)
@@ -374,6 +402,7 @@ mod tests {
         let at = |executions, started| Progress {
             executions,
             started,
+            conflicts: started,
             useful_ns: 1_500,
             elapsed_ns: 1_000,
         };
@@ -389,6 +418,7 @@ mod tests {
         let at = |useful_ns| Progress {
             executions: CONTENTION_WINDOW_TXS,
             started: CONTENTION_WINDOW_TXS,
+            conflicts: 0,
             useful_ns,
             elapsed_ns: 1_000,
         };
@@ -397,6 +427,27 @@ mod tests {
         let early = Progress { started: CONTENTION_WINDOW_TXS - 1, ..at(0) };
         assert!(!check.hopeless(early), "too early to judge");
         assert!(!Contention::new(2, false).hopeless(at(0)));
+    }
+
+    #[test]
+    fn conflicts_without_overlap_stop_a_run_early() {
+        let check = Contention::new(2, true);
+        let at = |started, conflicts, useful_ns| Progress {
+            executions: started,
+            started,
+            conflicts,
+            useful_ns,
+            elapsed_ns: 1_000,
+        };
+        let early = CONTENTION_EARLY_WINDOW_TXS;
+        assert!(check.hopeless(at(early, early / 2, 999)), "conflicts and no overlap");
+        assert!(!check.hopeless(at(early - 1, early, 0)), "too early even for evidence");
+        assert!(!check.hopeless(at(early, early / 2 - 1, 0)), "too few conflicts");
+        assert!(!check.hopeless(at(early, early, 1_000)), "overlapping despite conflicts");
+        // Without conflicts, a run that does not overlap yet (a helper that
+        // woke up late) runs on to the full window.
+        assert!(!check.hopeless(at(CONTENTION_WINDOW_TXS - 1, 0, 0)));
+        assert!(!Contention::new(2, false).hopeless(at(early, early, 0)));
     }
 
     #[test]

@@ -26,6 +26,7 @@
 use crate::mv::{credited, MvMemory, MvRead};
 use crate::Fallback;
 use alloy_consensus::Transaction as _;
+use alloy_primitives::map::AddressMap;
 use alloy_primitives::{Address, TxKind, U256};
 use phalanx_core_types::{
     Account, ReadKey, ReadValue, RecoveredTx, StateChanges, StateError, StateView, WriteOp,
@@ -81,7 +82,7 @@ pub(crate) fn lazy_recipients<'t>(
 ) -> Vec<Option<Address>> {
     let candidates: Vec<Option<Address>> =
         txs.into_iter().map(|tx| lazy_recipient(tx, beneficiary)).collect();
-    let mut paid: FxHashMap<Address, u32> = FxHashMap::default();
+    let mut paid: AddressMap<u32> = AddressMap::default();
     for recipient in candidates.iter().flatten() {
         *paid.entry(*recipient).or_default() += 1;
     }

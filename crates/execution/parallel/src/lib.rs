@@ -159,7 +159,9 @@ pub enum Fallback {
     /// the speedup on the configured threads below
     /// [`ParallelConfig::sequential_bound_percent`]: a long dependency chain.
     Sequential {
-        /// The list-scheduled speedup bound, in percent of serial.
+        /// The list-scheduled speedup bound, in percent of serial (for a
+        /// critical path long enough to decide alone, the upper bound it
+        /// and the thread count set).
         bound_percent: u32,
     },
     /// At least [`CHEAP_BLOCK_PLAIN_PERCENT`] percent of the block are plain
@@ -285,11 +287,15 @@ fn execute<S: StateView>(
     }
     let threads = config.threads.max(1);
     let bound = config.sequential_bound_percent;
+    // The cheap-block look first: it needs no table, and a block of plain
+    // transfers would pay more for the prediction than for its execution.
+    if let Some(fallback) = cheap_block(txs, threads, bound) {
+        let stats = ParallelStats { fallback: Some(fallback), ..Default::default() };
+        return serial(state, env, txs, policy, stats);
+    }
     // One pass for the static prediction and the engine's lazy credits.
     let lazy = lazy::lazy_recipients(txs, env.proposer);
-    let fallback = predicted_sequential(txs, &lazy, threads, bound)
-        .or_else(|| cheap_block(txs, threads, bound));
-    if let Some(fallback) = fallback {
+    if let Some(fallback) = predicted_sequential(txs, &lazy, threads, bound) {
         let stats = ParallelStats { fallback: Some(fallback), ..Default::default() };
         return serial(state, env, txs, policy, stats);
     }
@@ -404,9 +410,19 @@ pub(crate) fn sequential_bound(
     // finishes within ⌈n / threads⌉ + the critical path, so a short critical
     // path settles the question without simulating the schedule (perf: the
     // simulation was a tenth of the leader's static pass).
-    let graham_makespan = n.div_ceil(threads) + critical_path(graph) as usize;
+    let critical = critical_path(graph) as usize;
+    let graham_makespan = n.div_ceil(threads) + critical;
     if n * 100 >= min_percent as usize * graham_makespan {
         return None;
+    }
+    // And no schedule ends before the critical path, nor before every
+    // thread is busy throughout: a long chain settles it the other way
+    // (perf: the simulation built block-sized heaps for every fully
+    // dependent block). The bound reported is then this upper bound.
+    let lower_makespan = critical.max(n.div_ceil(threads)).max(1);
+    if n * 100 < min_percent as usize * lower_makespan {
+        let bound_percent = u32::try_from(n * 100 / lower_makespan).unwrap_or(u32::MAX);
+        return Some(Fallback::Sequential { bound_percent });
     }
     let makespan = list_schedule_makespan(graph, &vec![1; n], threads).max(1);
     let bound_percent = u32::try_from(n * 100 / makespan as usize).unwrap_or(u32::MAX);

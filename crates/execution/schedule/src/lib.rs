@@ -34,6 +34,7 @@ mod codec;
 #[cfg(test)]
 mod equivalence;
 mod groups;
+mod keyhash;
 mod observed;
 mod predict;
 mod reach;

@@ -24,7 +24,11 @@
 
 use crate::groups::Groups;
 use crate::schedule::Schedule;
-use alloy_primitives::{map::HashMap, Address, B256};
+use alloy_primitives::map::{AddressMap, HashMap};
+use alloy_primitives::{Address, B256};
+
+use crate::keyhash::{hash_address, hash_bytes32};
+use std::hash::{Hash, Hasher};
 
 /// The ABI words kept per transaction: enough for every pattern recognised.
 pub const STATIC_ARGS_MAX: usize = 4;
@@ -79,8 +83,8 @@ impl StaticTxInfo {
     }
 }
 
-/// A location static analysis reasons about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// A location static analysis reasons about (hashed as words: see `keyhash`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum StaticKey {
     /// An account record (nonce, balance).
     Account(Address),
@@ -90,6 +94,33 @@ pub(crate) enum StaticKey {
     TokenBalance { token: Address, holder: Address },
     /// An ERC-20 allowance.
     TokenAllowance { token: Address, owner: Address, spender: Address },
+}
+
+impl Hash for StaticKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        match self {
+            StaticKey::Account(a) => {
+                state.write_u8(0);
+                hash_address(a, state);
+            }
+            StaticKey::Slot(a, slot) => {
+                state.write_u8(1);
+                hash_address(a, state);
+                hash_bytes32(&slot.0, state);
+            }
+            StaticKey::TokenBalance { token, holder } => {
+                state.write_u8(2);
+                hash_address(token, state);
+                hash_address(holder, state);
+            }
+            StaticKey::TokenAllowance { token, owner, spender } => {
+                state.write_u8(3);
+                hash_address(token, state);
+                hash_address(owner, state);
+                hash_address(spender, state);
+            }
+        }
+    }
 }
 
 impl StaticKey {
@@ -105,42 +136,51 @@ impl StaticKey {
     }
 }
 
-/// The keys of one transaction and the contract it touches wholesale, if any.
-pub(crate) fn static_keys(tx: &StaticTxInfo) -> (Vec<StaticKey>, Option<Address>) {
-    let mut keys = vec![StaticKey::Account(tx.sender)];
+/// Writes the keys of one transaction into `keys` (cleared first) and
+/// returns the contract it touches wholesale, if any. A buffer the caller
+/// reuses, rather than vectors per transaction: perf showed the allocations
+/// among [`predict`]'s main costs.
+pub(crate) fn static_keys(tx: &StaticTxInfo, keys: &mut Vec<StaticKey>) -> Option<Address> {
+    keys.clear();
+    keys.push(StaticKey::Account(tx.sender));
     for (address, slots) in &tx.access_list {
         keys.extend(slots.iter().map(|s| StaticKey::Slot(*address, *s)));
     }
-    let Some(to) = tx.to else { return (keys, None) };
+    let to = tx.to?;
     if tx.input_empty {
         keys.push(StaticKey::Account(to));
-        return (keys, None);
+        return None;
     }
-    match erc20_keys(tx, to) {
-        Some(token_keys) => {
-            keys.extend(token_keys);
-            (keys, None)
-        }
-        None => {
-            keys.push(StaticKey::Account(to));
-            (keys, Some(to))
-        }
+    if erc20_keys(tx, to, keys) {
+        return None;
     }
+    keys.push(StaticKey::Account(to));
+    Some(to)
 }
 
-/// The keys of a recognised ERC-20 call on `token`, or `None`.
-fn erc20_keys(tx: &StaticTxInfo, token: Address) -> Option<Vec<StaticKey>> {
+/// Appends the keys of a recognised ERC-20 call on `token` to `keys`;
+/// `false` (nothing appended) if the call is not one.
+fn erc20_keys(tx: &StaticTxInfo, token: Address, keys: &mut Vec<StaticKey>) -> bool {
     let balance = |holder| StaticKey::TokenBalance { token, holder };
     let allowance = |owner, spender| StaticKey::TokenAllowance { token, owner, spender };
-    match tx.selector? {
-        SELECTOR_TRANSFER => Some(vec![balance(tx.sender), balance(tx.arg_address(0)?)]),
-        SELECTOR_TRANSFER_FROM => {
-            let (from, to) = (tx.arg_address(0)?, tx.arg_address(1)?);
-            Some(vec![balance(from), balance(to), allowance(from, tx.sender)])
+    match tx.selector {
+        Some(SELECTOR_TRANSFER) => {
+            let Some(to) = tx.arg_address(0) else { return false };
+            keys.extend([balance(tx.sender), balance(to)]);
         }
-        SELECTOR_APPROVE => Some(vec![allowance(tx.sender, tx.arg_address(0)?)]),
-        _ => None,
+        Some(SELECTOR_TRANSFER_FROM) => {
+            let (Some(from), Some(to)) = (tx.arg_address(0), tx.arg_address(1)) else {
+                return false;
+            };
+            keys.extend([balance(from), balance(to), allowance(from, tx.sender)]);
+        }
+        Some(SELECTOR_APPROVE) => {
+            let Some(spender) = tx.arg_address(0) else { return false };
+            keys.push(allowance(tx.sender, spender));
+        }
+        _ => return false,
     }
+    true
 }
 
 /// Per contract: the latest wildcard toucher and the specific-key touchers since.
@@ -159,21 +199,26 @@ pub fn predict(txs: &[StaticTxInfo]) -> Schedule {
     // sized once instead of rehashing block-sized tables as they grow.
     let mut last: HashMap<StaticKey, u32> =
         HashMap::with_capacity_and_hasher(2 * txs.len(), Default::default());
-    let mut contracts: HashMap<Address, ContractState> = HashMap::default();
+    let mut contracts: AddressMap<ContractState> = AddressMap::default();
     let mut schedule = Schedule::with_capacity(txs.len(), txs.len());
-    let mut deps = Vec::new();
+    let (mut keys, mut deps) = (Vec::new(), Vec::new());
     for (i, tx) in txs.iter().enumerate() {
         let i = u32::try_from(i).expect("transaction index fits in u32");
-        let (keys, wildcard) = static_keys(tx);
+        let wildcard = static_keys(tx, &mut keys);
         deps.clear();
+        // Keys of one contract come together (a call's token keys, one
+        // access-list entry's slots): its state is looked up once per run.
+        let mut current = None;
         for key in &keys {
             deps.extend(last.insert(*key, i));
-            if let Some(c) = key.contract() {
+            let Some(c) = key.contract() else { continue };
+            if current != Some(c) {
                 let state = contracts.entry(c).or_default();
                 deps.extend(state.last_wildcard);
                 if state.since_wildcard.last() != Some(&i) {
                     state.since_wildcard.push(i);
                 }
+                current = Some(c);
             }
         }
         if let Some(c) = wildcard {
