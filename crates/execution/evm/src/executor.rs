@@ -168,6 +168,12 @@ impl<'a, S: StateView + 'a> BlockExecutor<'a, S> {
         self.receipts.len()
     }
 
+    /// The read/write sets of the transactions executed so far, in order
+    /// (invalid ones have none).
+    pub fn rw_sets(&self) -> &[ReadWriteSet] {
+        &self.rw_sets
+    }
+
     /// The block's running state: the base with every executed transaction applied.
     pub fn state(&self) -> &Overlay<S> {
         &self.evm.context.evm.inner.db.state

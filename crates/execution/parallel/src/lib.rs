@@ -3,7 +3,7 @@
 //!
 //! **Rule:** the result always equals executing the transactions serially in
 //! block order ([`phalanx_execution_evm::execute_block`] /
-//! [`BlockExecutor`]): same receipts (with `rw_hash`), read/write sets, state
+//! [`BlockExecutor`](phalanx_execution_evm::BlockExecutor)): same receipts (with `rw_hash`), read/write sets, state
 //! changes and roots.
 //!
 //! How: transactions run speculatively on worker threads over multi-version
@@ -28,7 +28,11 @@
 //! - a transaction failed with a state or EVM error (serial execution
 //!   reports it in block order);
 //! - a deferred value credit would overflow its recipient's balance;
-//! - the block has fewer than [`ParallelConfig::min_txs_parallel`] transactions.
+//! - the block has fewer than [`ParallelConfig::min_txs_parallel`] transactions;
+//! - the block is too dependent or too cheap to gain ([`Fallback::Sequential`],
+//!   [`Fallback::CheapTransactions`], [`Fallback::ObservedSequential`],
+//!   [`Fallback::Contention`]): the static prediction races a serial run that
+//!   has already started (`head_start.rs`).
 //!
 //! Validators instead follow the leader's published dependency graph
 //! ([`schedule_for`] builds it): [`execute_scheduled`] runs each transaction
@@ -37,6 +41,7 @@
 
 mod assemble;
 mod engine;
+mod head_start;
 mod lazy;
 mod mv;
 mod pool;
@@ -59,8 +64,9 @@ use alloy_consensus::Transaction as _;
 use alloy_primitives::{Address, B256};
 use assemble::{assemble, Assembled, Policy};
 use engine::EngineRun;
+use head_start::HeadStart;
 use phalanx_core_types::{RecoveredTx, StateView};
-use phalanx_execution_evm::{BlockEnv, BlockExecutor, BlockOutcome, ExecError};
+use phalanx_execution_evm::{BlockEnv, BlockOutcome, ExecError};
 use phalanx_execution_schedule::{
     critical_path, list_schedule_makespan, predict, Schedule, StaticTxInfo, SELECTOR_APPROVE,
     SELECTOR_TRANSFER, SELECTOR_TRANSFER_FROM,
@@ -182,6 +188,21 @@ pub enum Fallback {
         /// Executions when the run stopped.
         executions: u64,
     },
+    /// The serial run that starts while the static prediction decides
+    /// (`head_start.rs`) finished the block before the prediction asked for
+    /// the parallel engine: a machine that gave the prediction no core.
+    SerialFinishedFirst,
+    /// The transactions the serial head start had run when the prediction
+    /// asked for the parallel engine (`head_start.rs`) turned out too
+    /// dependent for it — through conflicts the prediction cannot see, such
+    /// as one hot storage slot — so the block went on serially.
+    ObservedSequential {
+        /// Transactions run when the prediction came.
+        prefix_txs: u32,
+        /// The bound their observed dependencies set on the speedup, in
+        /// percent of serial.
+        bound_percent: u32,
+    },
 }
 
 /// What the parallel run did (for benchmarks and metrics).
@@ -293,12 +314,16 @@ fn execute<S: StateView>(
         let stats = ParallelStats { fallback: Some(fallback), ..Default::default() };
         return serial(state, env, txs, policy, stats);
     }
-    // One pass for the static prediction and the engine's lazy credits.
-    let lazy = lazy::lazy_recipients(txs, env.proposer);
-    if let Some(fallback) = predicted_sequential(txs, &lazy, threads, bound) {
-        let stats = ParallelStats { fallback: Some(fallback), ..Default::default() };
-        return serial(state, env, txs, policy, stats);
-    }
+    // The static prediction races a serial run that has already started;
+    // the engine also needs the lazy credit recipients it finds.
+    let lazy = if threads > 1 && bound > 0 {
+        match head_start::race(state, env, txs, policy, threads, bound) {
+            HeadStart::Serial(outcome) => return outcome,
+            HeadStart::Parallel(lazy) => lazy,
+        }
+    } else {
+        lazy::lazy_recipients(txs, env.proposer)
+    };
     let enabled = config.sequential_bound_percent > 0;
     let run = engine::run(state, env, txs, lazy, engine::Contention::new(threads, enabled));
     let EngineRun { slots, counters, mv, halted, overlap_percent, run_ns } = run;
@@ -331,26 +356,18 @@ fn execute<S: StateView>(
     }
 }
 
-/// [`Fallback::Sequential`] when the static prediction (DiPETrans: sender,
-/// recipient, access lists, known ERC-20 calls) shows a block too dependent
-/// to gain from `threads` threads. Only conflicts that are certain count:
-/// a call the prediction does not understand keeps just its sender's key
-/// (the full prediction would chain every call to the same contract, which
-/// ran CPU-heavy and key-value blocks with 62x of parallelism serially). The
-/// prediction may miss conflicts — the optimistic run then pays for them —
-/// but never invents a chain.
-fn predicted_sequential(
-    txs: &[RecoveredTx],
-    lazy: &[Option<Address>],
-    threads: usize,
-    min_percent: u32,
-) -> Option<Fallback> {
-    if threads <= 1 || min_percent == 0 {
-        return None;
-    }
+/// The static prediction (DiPETrans: sender, recipient, access lists, known
+/// ERC-20 calls) of `txs`, with only the conflicts that are certain: a call
+/// the prediction does not understand keeps just its sender's key (the full
+/// prediction would chain every call to the same contract, which ran
+/// CPU-heavy and key-value blocks with 62x of parallelism serially). It may
+/// miss conflicts — the optimistic run then pays for them — but never
+/// invents a chain. [`sequential_bound`] of it on the configured threads
+/// decides [`Fallback::Sequential`].
+fn certain_prediction(txs: &[RecoveredTx], lazy: &[Option<Address>]) -> Schedule {
     let infos: Vec<StaticTxInfo> =
         txs.iter().zip(lazy).map(|(tx, lazy)| certain_static_info(tx, *lazy)).collect();
-    sequential_bound(&predict(&infos), threads, min_percent)
+    predict(&infos)
 }
 
 /// [`Fallback::CheapTransactions`] when the block is nearly all plain
@@ -437,20 +454,9 @@ pub(crate) fn serial<S: StateView>(
     policy: Policy,
     stats: ParallelStats,
 ) -> Result<ParallelOutcome, ExecError> {
-    let mut executor = BlockExecutor::with_capacity(state, *env, txs.len());
-    let (mut included, mut rejected) = (Vec::new(), Vec::new());
-    for (index, tx) in txs.iter().enumerate() {
-        match executor.execute(tx) {
-            Ok(_) => included.push(index),
-            Err(ExecError::InvalidTransaction { hash, reason }) => {
-                if policy == Policy::RejectBlock {
-                    return Err(ExecError::InvalidBlockTransaction { index, reason });
-                }
-                rejected.push(RejectedTx { index, hash, reason });
-            }
-            Err(other) => return Err(other),
-        }
-    }
-    let run_ns = Vec::new();
-    Ok(ParallelOutcome { outcome: executor.finish(), included, rejected, stats, run_ns })
+    let run = head_start::serial_unless(state, env, txs, policy, |_, _| head_start::Next::Go);
+    let (outcome, _) = run.expect("a serial run that is never stopped finishes");
+    let mut outcome = outcome?;
+    outcome.stats = stats;
+    Ok(outcome)
 }

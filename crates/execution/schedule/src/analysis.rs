@@ -108,8 +108,17 @@ fn weights_or_unit(weights: Option<&[u64]>, tx_count: usize) -> Vec<u64> {
 
 /// The longest dependency chain, in transactions (0 for an empty block).
 pub fn critical_path(schedule: &Schedule) -> u32 {
-    let mut depth = vec![0u32; schedule.tx_count()];
-    for (tx, deps) in schedule.iter() {
+    critical_path_within(schedule, schedule.tx_count())
+}
+
+/// The longest dependency chain among the first `tx_count` transactions
+/// (all of them if the schedule has fewer), in transactions: dependencies
+/// point to earlier transactions, so a prefix of a block is closed under
+/// them.
+pub fn critical_path_within(schedule: &Schedule, tx_count: usize) -> u32 {
+    let tx_count = tx_count.min(schedule.tx_count());
+    let mut depth = vec![0u32; tx_count];
+    for (tx, deps) in schedule.iter().take(tx_count) {
         depth[tx] = 1 + deps.iter().map(|&j| depth[j as usize]).max().unwrap_or(0);
     }
     depth.into_iter().max().unwrap_or(0)
@@ -251,6 +260,9 @@ mod tests {
         assert_eq!(critical_path(&d), 3);
         assert_eq!(critical_path_weighted(&d, &[1, 10, 2, 1, 20]), 20);
         assert_eq!(critical_path_weighted(&d, &[1, 10, 2, 1, 5]), 12);
+        // Prefixes of the diamond; a prefix longer than the block is all of it.
+        let within: Vec<u32> = (0..=6).map(|k| critical_path_within(&d, k)).collect();
+        assert_eq!(within, vec![0, 1, 2, 2, 3, 3, 3]);
     }
 
     #[test]

@@ -44,8 +44,8 @@ mod varint;
 pub use agreement::{agreement, Agreement};
 pub use analysis::{
     analyse_graph, analyse_groups, compare, critical_path, critical_path_weighted,
-    list_schedule_makespan, Comparison, GraphAnalysis, GroupsAnalysis, ScheduleKind, Speedup,
-    CORE_COUNTS,
+    critical_path_within, list_schedule_makespan, Comparison, GraphAnalysis, GroupsAnalysis,
+    ScheduleKind, Speedup, CORE_COUNTS,
 };
 pub use codec::{ScheduleError, SCHEDULE_VERSION};
 pub use groups::Groups;

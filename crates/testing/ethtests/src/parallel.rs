@@ -250,6 +250,8 @@ fn fallback_name(fallback: &Fallback) -> &'static str {
         Fallback::Sequential { .. } => "Sequential",
         Fallback::Contention { .. } => "Contention",
         Fallback::CheapTransactions { .. } => "CheapTransactions",
+        Fallback::SerialFinishedFirst => "SerialFinishedFirst",
+        Fallback::ObservedSequential { .. } => "ObservedSequential",
     }
 }
 
