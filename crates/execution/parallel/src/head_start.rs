@@ -32,7 +32,7 @@ use crate::{
 use alloy_primitives::Address;
 use phalanx_core_types::{RecoveredTx, StateView};
 use phalanx_execution_evm::{BlockEnv, BlockExecutor, ExecError};
-use phalanx_execution_schedule::{critical_path_within, Schedule};
+use phalanx_execution_schedule::{critical_path, critical_path_within, Schedule};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
@@ -86,8 +86,8 @@ pub(crate) fn race<S: StateView>(
     let sides = run_workers(2, |id| {
         if id == 0 {
             let prefix = Prefix { txs, env, threads, bound_percent, verdict: &verdict };
-            let outcome = serial_unless(state, env, txs, policy, |executor, included| {
-                prefix.stop(executor, included)
+            let outcome = serial_unless(state, env, txs, policy, |executor, included, ran| {
+                prefix.stop(executor, included, ran)
             });
             serial_done.store(true, Ordering::Release);
             return Side::Serial(outcome);
@@ -147,19 +147,28 @@ pub(crate) enum Next {
 }
 
 impl Prefix<'_> {
-    /// Whether the serial run, having run `included` (indices into the
-    /// block) with `executor`, stops for the engine.
-    fn stop<S: StateView>(&self, executor: &BlockExecutor<'_, &S>, included: &[usize]) -> Next {
+    /// Whether the serial run, having run the first `ran` transactions of
+    /// the block with `executor` (`included` the valid ones), stops for the
+    /// engine.
+    fn stop<S: StateView>(
+        &self,
+        executor: &BlockExecutor<'_, &S>,
+        included: &[usize],
+        ran: usize,
+    ) -> Next {
         if !self.verdict.parallel_wanted.load(Ordering::Acquire) {
             return Next::Go;
         }
+        if included.len() < PREFIX_TXS_MIN {
+            // Too short to be evidence: no graph to build.
+            return Next::Stop;
+        }
         let predicted = self.verdict.predicted.get().expect("set before the flag");
-        let ran = included.last().map_or(0, |&last| last + 1);
         let observed =
             block_graph(included.iter().map(|&i| &self.txs[i]), executor.rw_sets(), self.env);
         let evidence = PrefixEvidence {
             ran,
-            observed_critical: critical_path_within(&observed, observed.tx_count()) as usize,
+            observed_critical: critical_path(&observed) as usize,
             observed_txs: observed.tx_count(),
             predicted_critical: critical_path_within(predicted, ran) as usize,
         };
@@ -210,22 +219,22 @@ impl PrefixEvidence {
 }
 
 /// The serial executor ([`crate::serial`] runs it never stopping): before
-/// each transaction, `next` (given the executor and the indices of the
-/// transactions included so far) says whether to go on. `None` if it
+/// each transaction, `next` (given the executor, the indices of the
+/// transactions included so far and the number run) says whether to go on. `None` if it
 /// stopped; else the outcome and the reason `next` gave to finish, if any.
 pub(crate) fn serial_unless<'s, S: StateView>(
     state: &'s S,
     env: &BlockEnv,
     txs: &[RecoveredTx],
     policy: Policy,
-    mut next: impl FnMut(&BlockExecutor<'s, &'s S>, &[usize]) -> Next,
+    mut next: impl FnMut(&BlockExecutor<'s, &'s S>, &[usize], usize) -> Next,
 ) -> Option<(Result<ParallelOutcome, ExecError>, Option<Fallback>)> {
     let mut executor = BlockExecutor::with_capacity(state, *env, txs.len());
     let (mut included, mut rejected) = (Vec::new(), Vec::new());
     let mut finishing = None;
     for (index, tx) in txs.iter().enumerate() {
         if finishing.is_none() {
-            match next(&executor, &included) {
+            match next(&executor, &included, index) {
                 Next::Go => {}
                 Next::Stop => return None,
                 Next::Finish(fallback) => finishing = Some(fallback),
@@ -267,12 +276,13 @@ mod tests {
             Verdict { parallel_wanted: AtomicBool::new(false), predicted: OnceLock::new() };
         verdict.predicted.get_or_init(|| certain_prediction(txs, &lazy));
         let prefix = Prefix { txs, env: &env, threads: 2, bound_percent: 125, verdict: &verdict };
-        let run = serial_unless(&state, &env, txs, Policy::RejectBlock, |executor, included| {
-            if included.len() == at {
-                verdict.parallel_wanted.store(true, Ordering::Release);
-            }
-            prefix.stop(executor, included)
-        });
+        let run =
+            serial_unless(&state, &env, txs, Policy::RejectBlock, |executor, included, ran| {
+                if ran == at {
+                    verdict.parallel_wanted.store(true, Ordering::Release);
+                }
+                prefix.stop(executor, included, ran)
+            });
         let (outcome, fallback) = run?;
         assert_eq!(outcome.unwrap().outcome, execute_block(&state, &env, txs).unwrap());
         Some(fallback)

@@ -3,8 +3,8 @@
 //!
 //! **Rule:** the result always equals executing the transactions serially in
 //! block order ([`phalanx_execution_evm::execute_block`] /
-//! [`BlockExecutor`](phalanx_execution_evm::BlockExecutor)): same receipts (with `rw_hash`), read/write sets, state
-//! changes and roots.
+//! [`BlockExecutor`](phalanx_execution_evm::BlockExecutor)): same receipts
+//! (with `rw_hash`), read/write sets, state changes and roots.
 //!
 //! How: transactions run speculatively on worker threads over multi-version
 //! memory ([`MvMemory`], viewed per transaction through [`MvView`]), each
@@ -324,7 +324,7 @@ fn execute<S: StateView>(
     } else {
         lazy::lazy_recipients(txs, env.proposer)
     };
-    let enabled = config.sequential_bound_percent > 0;
+    let enabled = bound > 0;
     let run = engine::run(state, env, txs, lazy, engine::Contention::new(threads, enabled));
     let EngineRun { slots, counters, mv, halted, overlap_percent, run_ns } = run;
     let run_ns = if enabled { run_ns } else { Vec::new() };
@@ -454,7 +454,7 @@ pub(crate) fn serial<S: StateView>(
     policy: Policy,
     stats: ParallelStats,
 ) -> Result<ParallelOutcome, ExecError> {
-    let run = head_start::serial_unless(state, env, txs, policy, |_, _| head_start::Next::Go);
+    let run = head_start::serial_unless(state, env, txs, policy, |_, _, _| head_start::Next::Go);
     let (outcome, _) = run.expect("a serial run that is never stopped finishes");
     let mut outcome = outcome?;
     outcome.stats = stats;

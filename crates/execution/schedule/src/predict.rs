@@ -23,11 +23,10 @@
 //!   is unknown here, which is one source of missed conflicts.
 
 use crate::groups::Groups;
+use crate::keyhash::{hash_address, hash_bytes32};
 use crate::schedule::Schedule;
 use alloy_primitives::map::{AddressMap, HashMap};
 use alloy_primitives::{Address, B256};
-
-use crate::keyhash::{hash_address, hash_bytes32};
 use std::hash::{Hash, Hasher};
 
 /// The ABI words kept per transaction: enough for every pattern recognised.
