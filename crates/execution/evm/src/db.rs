@@ -68,10 +68,13 @@ impl Recorder {
 
     /// Hands out the reads, already [`sort`](Self::sort)ed, and resets for
     /// the next transaction. The recorder keeps its buffer; the returned
-    /// vector is allocated once, at its exact size.
+    /// vector is allocated once, with room for one more read: the parallel
+    /// executors' post-pass inserts the beneficiary's deferred-fee read into
+    /// every transaction's reads, which reallocated each exact-size vector.
     pub fn take_reads(&mut self) -> Vec<(ReadKey, ReadValue)> {
         debug_assert!(self.reads.is_sorted_by_key(|(key, _)| *key), "reads taken unsorted");
-        let reads = self.reads.clone();
+        let mut reads = Vec::with_capacity(self.reads.len() + 1);
+        reads.extend_from_slice(&self.reads);
         self.clear();
         reads
     }

@@ -156,7 +156,7 @@ fn digests(inputs: Inputs<'_>, threads: usize, side: Option<SideJob<'_>>) -> Dig
     let Inputs { receipts, rw_sets, mv, code } = inputs;
     if threads <= 1 || rw_sets.len() < PARALLEL_DIGESTS_MIN_TXS {
         let (receipts_root, logs_bloom) = receipts_root_and_bloom(receipts);
-        let writes = mv.final_writes(0..mv.shard_count());
+        let writes = mv.take_final_writes(0..mv.shard_count());
         return Digests {
             op_hashes: rw_sets.iter().map(ReadWriteSet::op_hash).collect(),
             receipts_root,
@@ -182,7 +182,7 @@ fn digests(inputs: Inputs<'_>, threads: usize, side: Option<SideJob<'_>>) -> Dig
         while let Some(job) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
             done.push(match job {
                 Job::Side => Done::Side(side.expect("a side job was given")(rw_sets)),
-                Job::Merge(shards) => Done::Merge(mv.final_writes(shards.clone())),
+                Job::Merge(shards) => Done::Merge(mv.take_final_writes(shards.clone())),
                 Job::Receipts(part) => Done::Receipts(*part, plan.digest_part(receipts, *part)),
                 Job::OpHashes(range) => Done::OpHashes(
                     range.start,
