@@ -58,12 +58,8 @@ pub(crate) struct Run {
 #[derive(Debug)]
 struct Queue {
     ready: BinaryHeap<(u32, Reverse<usize>)>,
-    /// Each transaction's priority: the longest chain of transactions
-    /// depending on it, itself included.
-    levels: Vec<u32>,
     /// Unfinished direct dependencies of each transaction.
     pending: Vec<u32>,
-    finished: usize,
     /// A worker panicked: the others stop waiting (the panic is re-raised
     /// when the scope joins it).
     abandoned: bool,
@@ -104,14 +100,15 @@ struct Shared<'a, S: StateView> {
     mv: MvMemory,
     slots: Box<[Mutex<Slot>]>,
     initial: Initial,
-    /// Each transaction's priority (as [`Queue::levels`], readable without
-    /// the lock).
+    /// Each transaction's priority: the longest chain of transactions
+    /// depending on it, itself included.
     levels: Vec<u32>,
     /// Transactions in [`Queue::ready`], readable without the lock: a worker
     /// skips the lock while it is zero.
     queued: AtomicUsize,
-    /// Transactions finished; the one that finishes the block takes the
-    /// lock to wake the waiting workers.
+    /// Transactions finished. Waiting workers read it under the queue's
+    /// lock, and the transaction that finishes the block takes the lock
+    /// before waking them, so no wake-up is lost.
     finished: AtomicUsize,
     queue: Mutex<Queue>,
     wake: Condvar,
@@ -144,16 +141,10 @@ pub(crate) fn run<S: StateView>(
         mv: MvMemory::new(txs.len()),
         slots: txs.iter().map(|_| Mutex::new(Slot::Empty)).collect(),
         initial: Initial { order, cursor: AtomicUsize::new(0) },
-        levels: levels.clone(),
+        levels,
         queued: AtomicUsize::new(0),
         finished: AtomicUsize::new(0),
-        queue: Mutex::new(Queue {
-            ready: BinaryHeap::new(),
-            levels,
-            pending,
-            finished: 0,
-            abandoned: false,
-        }),
+        queue: Mutex::new(Queue { ready: BinaryHeap::new(), pending, abandoned: false }),
         wake: Condvar::new(),
     };
     let mut executions = 0;
@@ -269,12 +260,13 @@ fn next_ready<S: StateView>(shared: &Shared<'_, S>) -> Option<usize> {
         if !queue.ready.is_empty() {
             return Some(pop(shared, &mut queue));
         }
-        if queue.finished == shared.txs.len() || queue.abandoned {
+        if shared.finished.load(Ordering::Acquire) == shared.txs.len() || queue.abandoned {
             return None;
         }
-        // Some transaction is running (the graph is acyclic and every
-        // unfinished transaction with no pending dependency is queued); its
-        // `finish` wakes us.
+        // Some transaction is running (the graph is acyclic, every
+        // transaction ready from the start has been handed out, and every
+        // other one with no pending dependency is queued); the `finish` that
+        // queues a dependent or ends the block wakes us.
         shared.wake.wait(&mut queue);
     }
 }
@@ -318,20 +310,17 @@ fn finish<S: StateView>(shared: &Shared<'_, S>, tx: usize) {
         return;
     }
     let mut queue = shared.queue.lock();
-    // Under the lock, for waiting workers: the count the atomic has reached.
-    queue.finished = shared.finished.load(Ordering::Acquire);
     let mut woken = 0;
     for &dependent in &shared.dependents[tx] {
         let dependent = dependent as usize;
         queue.pending[dependent] -= 1;
         if queue.pending[dependent] == 0 {
-            let level = queue.levels[dependent];
-            queue.ready.push((level, Reverse(dependent)));
+            queue.ready.push((shared.levels[dependent], Reverse(dependent)));
             shared.queued.fetch_add(1, Ordering::Release);
             woken += 1;
         }
     }
-    if queue.finished == shared.txs.len() {
+    if last {
         shared.wake.notify_all();
     } else {
         for _ in 0..woken {
