@@ -6,8 +6,9 @@
 //! validator restarted at once.
 //!
 //! The whole chain (at most [`MAX_PERSISTED_CERTIFIED`] blocks, two or three
-//! in steady state) is rewritten atomically on each update with
-//! [`safety_file::write_atomically`]. Blocks at or below the committed head
+//! in steady state) is rewritten on each update as one [`SlotFile`] record
+//! (written in place to one of two files and fdatasynced; a torn write
+//! leaves the previous record). Blocks at or below the committed head
 //! are dropped from memory on commit and from the file on the next update;
 //! the replica ignores any left over.
 //!
@@ -16,7 +17,7 @@
 //! `PersistCertified::voted`) with their batches, so a QC formed from this
 //! node's vote can be served after a crash.
 
-use crate::safety_file;
+use crate::slot_file::SlotFile;
 use crate::wire::{decode_certificate, encode_certificate, Batch};
 use alloy_primitives::B256;
 use phalanx_consensus_core::{Block, CertifiedBlock, Height, QuorumCert, MAX_PERSISTED_CERTIFIED};
@@ -39,7 +40,7 @@ pub fn certified_path(data_dir: &Path) -> PathBuf {
 /// The persisted certified chain and voted block, mirrored in memory.
 #[derive(Debug)]
 pub struct CertifiedStore {
-    path: PathBuf,
+    slots: SlotFile,
     chain: BTreeMap<Height, (CertifiedBlock, Vec<Batch>)>,
     voted: Vec<(Block, Vec<Batch>)>,
 }
@@ -57,16 +58,13 @@ impl CertifiedStore {
     /// [`MAX_PERSISTED_CERTIFIED`] blocks, each with exactly its payload's
     /// batches. A file that breaks them is an error, not a fresh start.
     pub fn open(path: PathBuf) -> std::io::Result<Self> {
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == ErrorKind::NotFound => {
-                return Ok(Self { path, chain: BTreeMap::new(), voted: Vec::new() })
-            }
-            Err(e) => return Err(e),
+        let (slots, record) = SlotFile::open(&path)?;
+        let Some(bytes) = record else {
+            return Ok(Self { slots, chain: BTreeMap::new(), voted: Vec::new() });
         };
         let (entries, voted) = decode(&bytes)?;
         let store = Self {
-            path,
+            slots,
             chain: entries.into_iter().map(|(cb, b)| (cb.block.height, (cb, b))).collect(),
             voted,
         };
@@ -122,7 +120,7 @@ impl CertifiedStore {
         }
         self.prune_committed(committed_height);
         self.check()?;
-        safety_file::write_atomically(&self.path, &encode(self.chain.values(), &self.voted))
+        self.slots.write(&encode(self.chain.values(), &self.voted))
     }
 
     /// Forgets the blocks at or below `height` (just committed; the commit
@@ -310,9 +308,19 @@ mod tests {
         forked.qc.block_id = forked.block.id();
         let mut store = CertifiedStore::open(path.clone()).unwrap();
         assert!(store.update(3, vec![forked], Vec::new(), 1, by_digest).is_err());
-        // A torn file is an error.
-        let bytes = std::fs::read(&path).unwrap();
-        std::fs::write(&path, &bytes[..bytes.len() - 1]).unwrap();
+        // Three records were written (the refused updates wrote none): the
+        // newest, the truncation, is in slot 0 (records alternate from slot
+        // 0). Tearing it (a byte of its first block) leaves the second,
+        // heights 2 and 3.
+        let slot_files = store.slots.paths().clone();
+        let mut bytes = std::fs::read(&slot_files[0]).unwrap();
+        bytes[100] ^= 1;
+        std::fs::write(&slot_files[0], &bytes).unwrap();
+        assert_eq!(CertifiedStore::open(path.clone()).unwrap().blocks(), blocks[1..].to_vec());
+        // Both slots damaged is an error.
+        let mut bytes = std::fs::read(&slot_files[1]).unwrap();
+        bytes[100] ^= 1;
+        std::fs::write(&slot_files[1], &bytes).unwrap();
         assert!(CertifiedStore::open(path).is_err());
     }
 
@@ -362,6 +370,11 @@ mod tests {
         v2[4] = VERSION_VOTED_BLOCK;
         v2.push(1);
         v2.extend_from_slice(&with_voted[chain_only.len()..]);
+        // A fresh directory: the first file was imported into slots, and
+        // a single file next to slots holding a record is a left-over.
+        let dir = tempfile::tempdir().unwrap();
+        let path = certified_path(dir.path());
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, &v2).unwrap();
         let old = CertifiedStore::open(path).unwrap();
         assert_eq!((old.blocks(), old.voted()), (blocks[..1].to_vec(), vec![voted.0]));

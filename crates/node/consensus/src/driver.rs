@@ -5,7 +5,7 @@ use crate::attest::Checked;
 use crate::batches::BatchStore;
 use crate::certified_file::CertifiedStore;
 use crate::extra::ProposalExtra;
-use crate::safety_file;
+use crate::safety_file::SafetyFile;
 use crate::senders::Attestations;
 use crate::wire::{encode_certificate, Batch, WireMsg, BATCHES_PER_RESPONSE_MAX};
 use crate::worker::{Done, Job};
@@ -19,7 +19,6 @@ use phalanx_consensus_core::{
 use phalanx_network_tcp::{Inbound, NetworkHandle};
 use phalanx_node_chain::{unix_seconds, BlockSpec, Chain, ChainError};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
@@ -71,8 +70,6 @@ pub struct DriverSettings {
     pub batch_interval_ms: u64,
     /// Most transactions per batch.
     pub batch_txs_max: usize,
-    /// Where the safety state is persisted.
-    pub safety_path: PathBuf,
     /// How long a leader with nothing to order (no new batches, and no
     /// uncommitted transactions in the parent chain) waits before proposing an
     /// empty block; must stay below the view timeout.
@@ -91,6 +88,8 @@ pub struct Driver {
     pub(crate) batches: BatchStore,
     /// The durable certified chain (`PersistCertified`).
     pub(crate) certified: CertifiedStore,
+    /// The durable safety state (`PersistSafety`).
+    pub(crate) safety: SafetyFile,
     pub(crate) blocks: HashMap<BlockId, BlockInfo>,
     pub(crate) executing: HashMap<BlockId, BlockInfo>,
     pub(crate) fetches: BTreeMap<BlockId, (Vec<B256>, u64)>,
@@ -212,7 +211,8 @@ impl Driver {
             }
             Action::PersistSafety(state) => {
                 // Durable before any later action (a vote or timeout) leaves.
-                safety_file::persist(&self.settings.safety_path, &state)
+                self.safety
+                    .persist(&state)
                     .map_err(|e| fatal(format!("cannot persist consensus safety state: {e}")))?;
             }
             Action::PersistCertified { from_height, blocks, voted } => {

@@ -8,8 +8,9 @@
 //!   and waits (`tokio::select!`) on: network messages, one virtual timer
 //!   (the live `SetTimer`), results of blocking work, a batch tick and
 //!   shutdown. The replica's actions are performed strictly in order;
-//!   `PersistSafety` writes `<data_dir>/consensus/safety.bin` (temp file,
-//!   fsync, rename, fsync directory) before any later action runs.
+//!   `PersistSafety` writes the safety state under `<data_dir>/consensus/`
+//!   (in place to one of two slot files, then fdatasync; `slot_file.rs`)
+//!   before any later action runs.
 //! * **One execution worker** (a blocking thread) builds, re-executes and
 //!   commits Phalanx blocks in job order and owns the speculative tree, so
 //!   commits never race builds. Jobs and results travel over bounded channels.
@@ -53,6 +54,7 @@ pub mod extra;
 mod producer;
 mod safety_file;
 pub mod senders;
+mod slot_file;
 pub mod wire;
 mod worker;
 

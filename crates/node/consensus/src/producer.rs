@@ -4,15 +4,15 @@
 use crate::batches::BatchStore;
 use crate::certified_file::{self, CertifiedStore};
 use crate::driver::{BlockInfo, Driver, DriverMetrics, DriverSettings};
-use crate::safety_file;
+use crate::safety_file::{self, SafetyFile};
 use crate::senders::{Attestations, SENDERS_HELD_MAX};
 use crate::wire::decode_certificate;
 use crate::worker::Worker;
 use alloy_primitives::B256;
 use ed25519_dalek::SigningKey;
 use phalanx_consensus_core::{
-    Ed25519Signer, RecoveryState, Replica, ReplicaConfig, ReplicaError, ValidatorIndex,
-    ValidatorSet, ValidatorSetError,
+    Ed25519Signer, RecoveryState, Replica, ReplicaConfig, ReplicaError, SafetyState,
+    ValidatorIndex, ValidatorSet, ValidatorSetError,
 };
 use phalanx_core_types::Genesis;
 use phalanx_network_tcp::{NetConfig, Network, PeerInfo, StartError};
@@ -98,6 +98,8 @@ pub struct ConsensusProducer {
     root: (B256, BlockInfo),
     /// The durable certified chain; its batches seed the driver's batch store.
     certified: CertifiedStore,
+    /// The durable safety state.
+    safety: SafetyFile,
 }
 
 impl ConsensusProducer {
@@ -150,10 +152,13 @@ impl ConsensusProducer {
             })
             .collect();
         let safety_path = safety_file::safety_path(data_dir);
+        let (safety, safety_state) = SafetyFile::open(&safety_path)
+            .map_err(|e| recovery_err(format!("{}: {e}", safety_path.display())))?;
         let certified_path = certified_file::certified_path(data_dir);
         let certified = CertifiedStore::open(certified_path.clone())
             .map_err(|e| recovery_err(format!("{}: {e}", certified_path.display())))?;
-        let (recovery, root) = recover(chain, genesis_block.hash(), &safety_path, &certified)?;
+        let safety_state = safety_state.unwrap_or_default();
+        let (recovery, root) = recover(chain, genesis_block.hash(), safety_state, &certified)?;
         let mut config = ReplicaConfig::new(
             validators.clone(),
             me,
@@ -175,12 +180,12 @@ impl ConsensusProducer {
             settings: DriverSettings {
                 batch_interval_ms: settings.batch_interval_ms,
                 batch_txs_max: settings.batch_txs_max,
-                safety_path,
                 idle_proposal_delay_ms: (settings.base_timeout_ms / 3)
                     .min(IDLE_PROPOSAL_DELAY_MAX_MS),
             },
             root,
             certified,
+            safety,
         })
     }
 
@@ -233,6 +238,7 @@ impl ConsensusProducer {
             settings: self.settings,
             batches,
             certified: self.certified,
+            safety: self.safety,
             blocks: HashMap::from([(root_id, root_info)]),
             executing: HashMap::new(),
             fetches: BTreeMap::new(),
@@ -284,13 +290,10 @@ fn load_key(path: &Path) -> Result<SigningKey, DriverError> {
 fn recover(
     chain: &Chain,
     genesis_id: B256,
-    safety_path: &Path,
+    safety: SafetyState,
     certified: &CertifiedStore,
 ) -> Result<(RecoveryState, (B256, BlockInfo)), DriverError> {
     let recovery_err = |reason: String| DriverError::Recovery { reason };
-    let safety = safety_file::load(safety_path)
-        .map_err(|e| recovery_err(format!("{}: {e}", safety_path.display())))?
-        .unwrap_or_default();
     let head = chain.store().head().ok_or_else(|| recovery_err("no committed head".into()))?;
     let root_info =
         |height| BlockInfo { hash: head.hash, height, parent: B256::ZERO, payload: Vec::new() };

@@ -1,51 +1,54 @@
 //! Durable storage of the replica's [`SafetyState`].
 //!
-//! The state is written to a temporary file, fsynced, renamed over the old
-//! one and the directory fsynced, so a crash leaves either the old or the new
-//! state, never a torn one; the replica only signs after this returns.
+//! The state is a [`SlotFile`] record: written in place to one of two slot
+//! files and fdatasynced, so a crash leaves either the old or the new state,
+//! never a torn one; the replica only signs after [`SafetyFile::persist`]
+//! returns.
 
+use crate::slot_file::SlotFile;
 use phalanx_consensus_core::SafetyState;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 const SAFETY_BYTES: usize = 32;
 /// The earlier format, without `last_proposed_view`.
 const LEGACY_SAFETY_BYTES: usize = 24;
 
-/// The safety file of a node whose data directory is `data_dir`.
+/// The safety file of a node whose data directory is `data_dir` (the slot
+/// files sit next to it; a file at this path is the earlier single-file
+/// layout, imported on open).
 pub fn safety_path(data_dir: &Path) -> PathBuf {
     data_dir.join("consensus").join("safety.bin")
 }
 
-/// Writes `state` durably to `path` (creating its directory).
-pub fn persist(path: &Path, state: &SafetyState) -> std::io::Result<()> {
-    write_atomically(path, &encode(state))
+/// The open safety file.
+#[derive(Debug)]
+pub struct SafetyFile {
+    slots: SlotFile,
 }
 
-/// Writes `bytes` to `path` so that a crash leaves either the old or the new
-/// contents: temporary file, fsync, rename, fsync of the directory.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let tmp = path.with_extension("tmp");
-    let mut file = std::fs::File::create(&tmp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    drop(file);
-    std::fs::rename(&tmp, path)?;
-    std::fs::File::open(dir)?.sync_all()
-}
+impl SafetyFile {
+    /// Opens the safety file at `path` (creating it when absent) and returns
+    /// the persisted state, `None` when none was ever persisted. A damaged
+    /// file is an error, never a fresh start: a replica that forgot its
+    /// votes could vote twice in a view.
+    pub fn open(path: &Path) -> std::io::Result<(Self, Option<SafetyState>)> {
+        let (slots, record) = SlotFile::open(path)?;
+        let state = match record {
+            None => None,
+            Some(bytes) => Some(decode(&bytes).ok_or_else(|| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("the safety state is {} bytes, not 24 or 32", bytes.len()),
+                )
+            })?),
+        };
+        Ok((Self { slots }, state))
+    }
 
-/// Reads the persisted state; `None` when the file does not exist.
-pub fn load(path: &Path) -> std::io::Result<Option<SafetyState>> {
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    decode(&bytes).map(Some).ok_or_else(|| {
-        std::io::Error::new(std::io::ErrorKind::InvalidData, "safety file is not 24 or 32 bytes")
-    })
+    /// Writes `state` durably.
+    pub fn persist(&mut self, state: &SafetyState) -> std::io::Result<()> {
+        self.slots.write(&encode(state))
+    }
 }
 
 fn encode(state: &SafetyState) -> [u8; SAFETY_BYTES] {
@@ -87,19 +90,40 @@ mod tests {
     fn persisted_state_reloads_and_missing_file_is_none() {
         let dir = tempfile::tempdir().unwrap();
         let path = safety_path(dir.path());
-        assert_eq!(load(&path).unwrap(), None);
+        let (mut file, loaded) = SafetyFile::open(&path).unwrap();
+        assert_eq!(loaded, None);
         let state = SafetyState {
             last_voted_view: 9,
             preferred_view: 7,
             highest_timeout_view: 8,
             last_proposed_view: 6,
         };
-        persist(&path, &state).unwrap();
-        assert_eq!(load(&path).unwrap(), Some(state));
+        file.persist(&state).unwrap();
+        assert_eq!(SafetyFile::open(&path).unwrap().1, Some(state));
+        let newer = SafetyState { last_voted_view: 10, ..state };
+        file.persist(&newer).unwrap();
+        assert_eq!(SafetyFile::open(&path).unwrap().1, Some(newer));
+    }
+
+    #[test]
+    fn a_legacy_single_file_is_imported() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = safety_path(dir.path());
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let state = SafetyState {
+            last_voted_view: 9,
+            preferred_view: 7,
+            highest_timeout_view: 8,
+            last_proposed_view: 6,
+        };
         std::fs::write(&path, &encode(&state)[..LEGACY_SAFETY_BYTES]).unwrap();
-        let legacy = load(&path).unwrap().unwrap();
+        let legacy = SafetyFile::open(&path).unwrap().1.unwrap();
         assert_eq!(legacy.last_proposed_view, 9, "a legacy file assumes the highest signed view");
+        assert_eq!(SafetyFile::open(&path).unwrap().1, Some(legacy), "imported once");
+        let dir = tempfile::tempdir().unwrap();
+        let path = safety_path(dir.path());
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, [1, 2, 3]).unwrap();
-        assert!(load(&path).is_err(), "a torn file is an error, not a fresh start");
+        assert!(SafetyFile::open(&path).is_err(), "a damaged state is an error, not a fresh start");
     }
 }
