@@ -159,7 +159,7 @@ pub trait EthApi {
     /// admission is about 50 µs of CPU (decoding, sender recovery, one
     /// account read), less than the hand-over to a blocking thread and back
     /// costs in wake-ups on a busy node. Measured (docs/BENCHMARKS.md):
-    /// ingestion +25% one transaction per request, +40% in batches of 100.
+    /// ingestion +25% one transaction per request, +34% in batches of 100.
     #[method(name = "eth_sendRawTransaction")]
     fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256>;
 
