@@ -11,6 +11,9 @@ use crate::tracker::{lock, millis, scan_blocks, SharedTracker, TrackerState};
 use crate::workload::{prepare, Prepared};
 use crate::LoadError;
 use alloy_primitives::{Address, Bytes};
+
+/// Transactions named in the warning when some never confirmed.
+const PENDING_NAMED_MAX: usize = 8;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -217,6 +220,16 @@ impl LoadState {
                 _ = reports.tick() => on_report(&self.report()),
                 _ = ticks.tick() => {}
             }
+        }
+        let tracker = lock(&self.tracker);
+        if tracker.in_flight() > 0 {
+            let oldest = tracker.oldest_in_flight(PENDING_NAMED_MAX);
+            tracing::warn!(
+                pending = tracker.in_flight(),
+                ?oldest,
+                "transactions accepted by the node but not in any block when the drain ended \
+                 (look them up with eth_getTransactionByHash on each node)"
+            );
         }
     }
 

@@ -57,6 +57,14 @@ impl TrackerState {
         self.in_flight.len()
     }
 
+    /// Up to `max` of the transactions still in flight, oldest first (to name
+    /// what never confirmed).
+    pub fn oldest_in_flight(&self, max: usize) -> Vec<B256> {
+        let mut all: Vec<_> = self.in_flight.iter().map(|(h, tx)| (tx.sent_at, *h)).collect();
+        all.sort_unstable();
+        all.into_iter().take(max).map(|(_, hash)| hash).collect()
+    }
+
     /// Starts tracking `hash`, sent by sender index `sender` at `sent_at`.
     pub fn insert(&mut self, hash: B256, sender: usize, sent_at: Instant) {
         self.in_flight.insert(hash, InFlight { sent_at, sender });
@@ -163,10 +171,14 @@ mod tests {
         st.insert(b, 1, t0);
         st.observe_block(5, &[a, c], t0 + Duration::from_millis(40));
         assert_eq!((st.confirmed, st.in_flight(), st.height, st.next_block), (1, 1, 5, 6));
+        st.insert(c, 2, t0 + Duration::from_millis(1));
+        assert_eq!(st.oldest_in_flight(1), vec![b], "oldest first");
+        st.remove(&c);
         assert_eq!(st.latency_max_ms, 40);
         let expired = st.expire(t0 + Duration::from_millis(1_000), Duration::from_millis(500));
         assert_eq!(expired, vec![1]);
         assert_eq!(st.in_flight(), 0);
+        assert!(st.oldest_in_flight(3).is_empty());
     }
 
     #[test]
