@@ -105,9 +105,7 @@ impl TxPool {
         for tx in included {
             queues.remove(&tx.hash);
         }
-        for (sender, nonce) in nonces {
-            queues.advance(&sender, nonce);
-        }
+        queues.on_committed(&nonces);
     }
 
     /// Removes a transaction the executor rejected, so it is not proposed

@@ -226,6 +226,28 @@ fn best_interleaves_senders_in_arrival_order() {
     assert_eq!(pool.len(), 6, "best removes nothing");
 }
 
+/// An admission reads state before the pool's lock: a read from before a
+/// commit whose upkeep already dropped the sender's emptied queue must not
+/// start a queue behind a gap nothing fills (seen on the four-validator
+/// devnet: one transaction per run, the sender's last, never proposed).
+#[test]
+fn an_admission_racing_a_commit_stays_executable() {
+    let (pool, mut state) = setup(1);
+    let address = signer(0).address();
+    add(&pool, &state, 0, 0).unwrap();
+    let stale = state.clone();
+    let first = pool.best(10, u64::MAX);
+    state.set_nonce(address, 1);
+    pool.on_block_committed(&first, &state);
+    assert!(pool.is_empty(), "the sender's queue emptied");
+    add(&pool, &stale, 0, 1).unwrap();
+    let next: Vec<u64> = pool.best(10, u64::MAX).iter().map(|t| t.nonce()).collect();
+    assert_eq!(next, vec![1], "executable despite the stale read");
+    // The remembered nonce also refuses a stale read's replay of the
+    // committed transaction.
+    assert!(matches!(add(&pool, &stale, 0, 0), Err(PoolError::NonceTooLow { .. })));
+}
+
 #[test]
 fn best_skips_sender_whose_next_tx_does_not_fit() {
     let (pool, state) = setup(2);

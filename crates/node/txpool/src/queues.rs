@@ -71,7 +71,21 @@ pub(crate) struct Queues {
     senders: HashMap<Address, SenderQueue>,
     pending_total: usize,
     next_arrival: u64,
+    /// The nonce each sender of the latest [`RECENT_COMMITS`] blocks had
+    /// after its block, with the block's commit count. An admission reads its
+    /// state before taking the pool's lock, so it may carry the nonce from
+    /// before a commit whose upkeep has already run and dropped the sender's
+    /// emptied queue; without this, such a transaction started a queue at the
+    /// stale nonce, behind a gap that nothing fills, and was never proposed.
+    committed: HashMap<Address, (u64, u64)>,
+    /// Commits whose upkeep has run.
+    commits: u64,
 }
+
+/// How many commits [`Queues`] remembers senders' nonces for: an admission's
+/// state read is older than the upkeep it races by one admission's duration,
+/// far less than this many blocks.
+const RECENT_COMMITS: u64 = 16;
 
 /// Whether `new` pays at least [`PRICE_BUMP_PERCENT`] more than `old`, both in
 /// fee cap and in priority fee (gas price for legacy transactions).
@@ -96,6 +110,9 @@ impl Queues {
         if self.by_hash.contains_key(&tx.hash) {
             return Err(PoolError::AlreadyKnown);
         }
+        // A read from before a commit whose upkeep already ran is stale.
+        let recent = self.committed.get(&tx.sender).map_or(0, |&(nonce, _)| nonce);
+        let state_nonce = state_nonce.max(recent);
         self.advance(&tx.sender, state_nonce);
         let state_nonce = self.senders.get(&tx.sender).map_or(state_nonce, |q| q.state_nonce);
         let nonce = tx.nonce();
@@ -177,6 +194,20 @@ impl Queues {
         if queue.txs.is_empty() {
             self.senders.remove(sender);
         }
+    }
+
+    /// Upkeep after a commit: `nonces` are the committed nonces of the
+    /// block's senders. Advances their queues and remembers the nonces for
+    /// [`RECENT_COMMITS`] commits (see the `committed` field).
+    pub(crate) fn on_committed(&mut self, nonces: &[(Address, u64)]) {
+        self.commits += 1;
+        for &(sender, nonce) in nonces {
+            self.advance(&sender, nonce);
+            let entry = self.committed.entry(sender).or_insert((nonce, self.commits));
+            *entry = (entry.0.max(nonce), self.commits);
+        }
+        let oldest = self.commits.saturating_sub(RECENT_COMMITS);
+        self.committed.retain(|_, &mut (_, commit)| commit > oldest);
     }
 
     /// Removes one transaction; later nonces of its sender stay, as queued.
