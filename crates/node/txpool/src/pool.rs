@@ -121,7 +121,9 @@ impl TxPool {
 
     /// The nonce `sender`'s next transaction should carry: the first nonce
     /// after the gap-free run of pooled transactions starting at `state_nonce`
-    /// (`state_nonce` itself when there is none). For `eth_getTransactionCount(.., "pending")`.
+    /// (`state_nonce` itself when there is none), `state_nonce` first raised
+    /// to a nonce a recent commit has reached (the caller's read may predate
+    /// it). For `eth_getTransactionCount(.., "pending")`.
     pub fn pending_nonce(&self, sender: &Address, state_nonce: u64) -> u64 {
         self.queues.lock().pending_nonce(sender, state_nonce)
     }

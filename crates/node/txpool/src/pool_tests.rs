@@ -240,6 +240,7 @@ fn an_admission_racing_a_commit_stays_executable() {
     state.set_nonce(address, 1);
     pool.on_block_committed(&first, &state);
     assert!(pool.is_empty(), "the sender's queue emptied");
+    assert_eq!(pool.pending_nonce(&address, 0), 1, "a stale read's pending nonce");
     add(&pool, &stale, 0, 1).unwrap();
     let next: Vec<u64> = pool.best(10, u64::MAX).iter().map(|t| t.nonce()).collect();
     assert_eq!(next, vec![1], "executable despite the stale read");

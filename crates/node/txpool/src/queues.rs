@@ -110,9 +110,7 @@ impl Queues {
         if self.by_hash.contains_key(&tx.hash) {
             return Err(PoolError::AlreadyKnown);
         }
-        // A read from before a commit whose upkeep already ran is stale.
-        let recent = self.committed.get(&tx.sender).map_or(0, |&(nonce, _)| nonce);
-        let state_nonce = state_nonce.max(recent);
+        let state_nonce = self.fresh_nonce(&tx.sender, state_nonce);
         self.advance(&tx.sender, state_nonce);
         let state_nonce = self.senders.get(&tx.sender).map_or(state_nonce, |q| q.state_nonce);
         let nonce = tx.nonce();
@@ -196,6 +194,13 @@ impl Queues {
         }
     }
 
+    /// `state_nonce`, read by a caller before taking the pool's lock, raised
+    /// to the nonce a commit since has reached (a read from before a commit
+    /// whose upkeep already ran is stale; see the `committed` field).
+    fn fresh_nonce(&self, sender: &Address, state_nonce: u64) -> u64 {
+        self.committed.get(sender).map_or(state_nonce, |&(nonce, _)| state_nonce.max(nonce))
+    }
+
     /// Upkeep after a commit: `nonces` are the committed nonces of the
     /// block's senders. Advances their queues and remembers the nonces for
     /// [`RECENT_COMMITS`] commits (see the `committed` field).
@@ -203,7 +208,7 @@ impl Queues {
         self.commits += 1;
         for &(sender, nonce) in nonces {
             self.advance(&sender, nonce);
-            let entry = self.committed.entry(sender).or_insert((nonce, self.commits));
+            let entry = self.committed.entry(sender).or_default();
             *entry = (entry.0.max(nonce), self.commits);
         }
         let oldest = self.commits.saturating_sub(RECENT_COMMITS);
@@ -235,6 +240,7 @@ impl Queues {
     /// The first nonce after the gap-free run of pooled nonces starting at
     /// `state_nonce`.
     pub(crate) fn pending_nonce(&self, sender: &Address, state_nonce: u64) -> u64 {
+        let state_nonce = self.fresh_nonce(sender, state_nonce);
         let run = self.senders.get(sender).map_or(0, |q| q.run_from(state_nonce));
         state_nonce.saturating_add(run as u64)
     }

@@ -11,13 +11,13 @@ use crate::tracker::{lock, millis, scan_blocks, SharedTracker, TrackerState};
 use crate::workload::{prepare, Prepared};
 use crate::LoadError;
 use alloy_primitives::{Address, Bytes};
-
-/// Transactions named in the warning when some never confirmed.
-const PENDING_NAMED_MAX: usize = 8;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::time::{interval, interval_at, MissedTickBehavior};
+
+/// Transactions named in the warning when some never confirmed.
+const PENDING_NAMED_MAX: usize = 8;
 
 /// How often the sending loop wakes to spend its rate budget.
 const TICK_MS: u64 = 5;
