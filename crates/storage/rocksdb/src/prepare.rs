@@ -5,7 +5,7 @@ use crate::codec::{
     encode_account, encode_slot_value, storage_key, CF_ACCOUNTS, CF_CODE, CF_STORAGE,
 };
 use crate::commitment::{
-    account_key_hash, storage_key_hash, LayeredTreeReader, RocksTreeReader, Tree,
+    account_key_hash, put_leaves, storage_key_hash, LayeredTreeReader, RocksTreeReader,
 };
 use crate::store::Inner;
 use crate::StoreError;
@@ -136,8 +136,7 @@ pub(crate) fn prepare_on(
     let committed = RocksTreeReader { db: &inner.db };
     let layers = ancestors.iter().map(|p| (p.height, &p.tree)).collect();
     let reader = LayeredTreeReader { committed, layers };
-    let (root, tree) =
-        Tree::new(&reader).put_value_set(leaves, height).map_err(StoreError::commitment)?;
+    let (root, tree) = put_leaves(&reader, leaves, height)?;
     Ok(PreparedState { state_root: B256::from(root.0), height, base, writes, tree })
 }
 
