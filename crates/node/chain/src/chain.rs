@@ -3,6 +3,7 @@
 //! from the pool, and commit it.
 
 use crate::config::NodeConfig;
+use crate::selection::SelectionBudget;
 use crate::speculative::{BlockSpec, SpecTree};
 use alloy_primitives::{Address, B256};
 use parking_lot::Mutex;
@@ -112,6 +113,8 @@ pub struct Chain {
     pub(crate) heads: broadcast::Sender<Header>,
     /// Serialises block building and committing: one block at a time.
     produce_lock: Mutex<()>,
+    /// How much [`Chain::produce_block`] takes from the pool.
+    selection: SelectionBudget,
 }
 
 impl Chain {
@@ -136,7 +139,8 @@ impl Chain {
         let (heads, _) = broadcast::channel(HEAD_SUBSCRIBERS_BUFFER);
         let head = store.head().expect("genesis was just initialised");
         tracing::info!(height = head.height, hash = %head.hash, "chain opened");
-        Ok(Arc::new(Self { store, pool, params, heads, produce_lock: Mutex::new(()) }))
+        let (produce_lock, selection) = (Mutex::new(()), SelectionBudget::default());
+        Ok(Arc::new(Self { store, pool, params, heads, produce_lock, selection }))
     }
 
     /// The committed store.
@@ -185,7 +189,7 @@ impl Chain {
     pub fn produce_block(&self, timestamp: u64) -> Result<ProducedBlock, ChainError> {
         let _guard = self.produce_lock.lock();
         let head = self.store.head().expect("a chain always has genesis");
-        let candidates = self.pool.best(self.params.block_txs_max, self.params.block_gas_max);
+        let candidates = self.pool.best(self.params.block_txs_max, self.selection_gas_limits());
         let spec = BlockSpec {
             parent_hash: head.hash,
             view: 0,
@@ -196,11 +200,28 @@ impl Chain {
         for hash in &executed.rejected {
             self.pool.remove_invalid(hash);
         }
+        let limits = executed.included.iter().map(|tx| tx.gas_limit()).sum();
+        self.selection.observe(executed.block.header.gas_used, limits);
         let rejected = executed.rejected.len();
         let tx_count = executed.included.len();
         let header = executed.block.header.clone();
         self.commit_executed(executed, None)?;
         Ok(ProducedBlock { header, tx_count, rejected })
+    }
+
+    /// The total gas limit of the candidates [`Chain::produce_block`] takes
+    /// from the pool. With the block's gas at the genesis limit (the
+    /// default), the executor bounds what the block uses, so the selection
+    /// scales with how much of their limits recent transactions used (see
+    /// `selection.rs`). A configured lower `block_gas_max` is not known to
+    /// the executor: the selection then stays at `block_gas_max` in limits,
+    /// which bounds the gas used too.
+    fn selection_gas_limits(&self) -> u64 {
+        let block_gas = self.params.block_gas_max;
+        if block_gas < self.params.gas_limit {
+            return block_gas;
+        }
+        self.selection.gas_limits_max(block_gas)
     }
 
     /// The latest committed height.

@@ -16,6 +16,7 @@ mod chain;
 mod config;
 mod producer;
 mod run;
+mod selection;
 mod speculative;
 
 pub use backend::NodeBackend;

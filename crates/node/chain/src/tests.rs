@@ -34,13 +34,23 @@ pub(crate) fn fixture_with_senders(
     senders: usize,
     execution: ExecutionSettings,
 ) -> Fixture {
+    fixture_with_gas_limit(base_fee_per_gas, senders, execution, 30_000_000)
+}
+
+/// [`fixture_with_senders`] with a block gas limit of `gas_limit`.
+fn fixture_with_gas_limit(
+    base_fee_per_gas: u64,
+    senders: usize,
+    execution: ExecutionSettings,
+    gas_limit: u64,
+) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let signer = PrivateKeySigner::random();
     let others: Vec<PrivateKeySigner> = (0..senders).map(|_| PrivateKeySigner::random()).collect();
     let mut genesis = Genesis {
         chain_id: CHAIN_ID,
         timestamp: 1,
-        gas_limit: 30_000_000,
+        gas_limit,
         base_fee_per_gas,
         validators: vec![Validator {
             name: "v".into(),
@@ -127,6 +137,33 @@ fn produced_block_includes_pooled_transactions_and_pays_the_proposer() {
     let receipts = f.chain.store().receipts(1).unwrap().unwrap();
     assert_eq!(receipts.len(), 3);
     assert_eq!(receipts[2].cumulative_gas_used, 63_000);
+}
+
+#[test]
+fn blocks_fill_by_gas_used_not_by_the_gas_limits_of_their_transactions() {
+    // Room for 21 transfers by their 100,000 limits, for 100 by the 21,000 they use.
+    let f = fixture_with_gas_limit(7, 0, ExecutionSettings::default(), 2_100_000);
+    let state = f.chain.store().latest_state();
+    let add = |nonce, gas_limit| {
+        let raw = transfer(&f.signer, nonce, 1, gas_limit);
+        f.chain.pool().add_raw(&raw, &state).unwrap();
+    };
+    (0..100).for_each(|nonce| add(nonce, 100_000));
+    let first = f.chain.produce_block(10).unwrap();
+    assert_eq!(first.tx_count, 21, "the first block selects its gas in limits");
+    let second = f.chain.produce_block(11).unwrap();
+    assert_eq!(second.tx_count, 79, "then it selects by the gas the first block used");
+    assert_eq!(second.header.gas_used, 79 * 21_000);
+    // Transactions that use all of their limit: the selection overshoots
+    // once, the executor includes what fits and the rest stays pooled.
+    (100..500).for_each(|nonce| add(nonce, 21_000));
+    let third = f.chain.produce_block(12).unwrap();
+    assert_eq!((third.tx_count, third.rejected), (100, 0));
+    assert_eq!(third.header.gas_used, 2_100_000);
+    assert_eq!(f.chain.pool().status().pending, 300, "what did not fit is still pooled");
+    let fourth = f.chain.produce_block(13).unwrap();
+    assert_eq!((fourth.tx_count, fourth.rejected), (100, 0));
+    assert!(f.chain.store().verify_chain(&mut |_| {}).unwrap().is_ok());
 }
 
 #[test]
